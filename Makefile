@@ -1,0 +1,28 @@
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: install test train lint clean
+
+$(STAMP): pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install --upgrade pip
+	$(PY) -m pip install "torch==2.14.1" "torchvision==0.29.1"
+	$(PY) -m pip install -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+test: install
+	$(PY) -m ruff check hrnet_lit tests
+	$(PY) -m pytest -q
+
+train: install
+	$(VENV)/bin/hrnet-lit fit --config configs/quickstart.yaml
+
+lint: install
+	$(PY) -m ruff check hrnet_lit tests
+	$(PY) -m ruff format --check hrnet_lit tests
+
+clean:
+	rm -rf $(VENV) lightning_logs outputs
