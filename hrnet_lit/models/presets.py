@@ -1,0 +1,37 @@
+"""The paper's HRNet variants as constructor arguments (official configs, not only C differs)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal, get_args
+
+PresetName = Literal["w18_small_v1", "w18_small_v2", "w18", "w30", "w32", "w40", "w44", "w48", "w64"]
+PRESET_NAMES: tuple[str, ...] = get_args(PresetName)
+
+
+def _standard(width: int) -> dict[str, Any]:
+    """W18 ... W64: stage 1 of 4 Bottlenecks, then 1, 4, 3 modules of 4 BasicBlocks per branch."""
+    return {"width": width, "stage1_width": 64, "num_modules": (1, 1, 4, 3), "num_blocks": (4, 4, 4, 4)}
+
+
+PRESETS: dict[str, dict[str, Any]] = {
+    # HRNet-W18-small-v1 uses C = 16 and a thin stage 1 (one Bottleneck of width 32).
+    "w18_small_v1": {
+        "width": 16,
+        "stage1_width": 32,
+        "num_modules": (1, 1, 1, 1),
+        "num_blocks": (1, 2, 2, 2),
+    },
+    "w18_small_v2": {
+        "width": 18,
+        "stage1_width": 64,
+        "num_modules": (1, 1, 3, 2),
+        "num_blocks": (2, 2, 2, 2),
+    },
+    **{f"w{c}": _standard(c) for c in (18, 30, 32, 40, 44, 48, 64)},
+}
+
+
+def preset_kwargs(name: str) -> dict[str, Any]:
+    if name not in PRESETS:
+        raise ValueError(f"preset={name!r} is not a known HRNet variant; choose one of {PRESET_NAMES}")
+    return dict(PRESETS[name])

@@ -1,0 +1,24 @@
+"""The task layer each official repository puts on top of a representation head."""
+
+from __future__ import annotations
+
+from torch import nn
+
+from hrnet_lit.models.blocks import NormName, make_norm
+
+
+class PixelClassifier(nn.Sequential):
+    """The official segmentation `last_layer`: 1x1 conv (C->C) + norm + ReLU + 1x1 conv (C->K)."""
+
+    def __init__(self, in_channels: int, num_classes: int, norm: NormName = "batch") -> None:
+        super().__init__(
+            nn.Conv2d(in_channels, in_channels, 1),
+            make_norm(norm, in_channels),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(in_channels, num_classes, 1),
+        )
+
+
+def heatmap_layer(in_channels: int, num_joints: int) -> nn.Conv2d:
+    """The official pose `final_layer`: a 1x1 conv to one heatmap per joint."""
+    return nn.Conv2d(in_channels, num_joints, 1)
