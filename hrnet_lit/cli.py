@@ -5,6 +5,13 @@ from __future__ import annotations
 import importlib
 import sys
 
+from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
+
+from hrnet_lit.data import SegmentationDataModule
+from hrnet_lit.tasks import SegmentationTask
+from hrnet_lit.tasks.mask_writer import MaskWriter
+
 # Commands that are not Trainer methods, each a module with `main(argv)`.
 TOOLS = {
     "summary": "hrnet_lit.summary",
@@ -13,10 +20,49 @@ TOOLS = {
     "sweep": "hrnet_lit.sweep",
 }
 
+TRAINER_DEFAULTS = {
+    "default_root_dir": "outputs",
+    "logger": {"class_path": "lightning.pytorch.loggers.CSVLogger", "init_args": {"save_dir": "outputs"}},
+}
+
+
+class HRNetCLI(LightningCLI):
+    """Links what the data knows (classes, their names, the ignore label) into the model, and always
+    keeps the best and the last checkpoint, so any run can be resumed with `--ckpt_path=last`."""
+
+    def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
+        parser.set_defaults({"data": {"class_path": "hrnet_lit.data.SyntheticDataModule"}})
+        for key in ("num_classes", "class_names", "ignore_index"):
+            parser.link_arguments(f"data.{key}", f"model.{key}", apply_on="instantiate")
+        parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
+        parser.set_defaults(
+            {
+                "checkpoint.monitor": "val/mIoU",
+                "checkpoint.mode": "max",
+                "checkpoint.save_last": True,
+                "checkpoint.filename": "best-epoch{epoch:03d}",
+                "checkpoint.auto_insert_metric_name": False,
+            }
+        )
+        parser.add_lightning_class_args(MaskWriter, "predict_writer")
+
+
+def lightning_cli(argv: list[str] | None = None, run: bool = True) -> HRNetCLI:
+    """The LightningCLI behind `hrnet-lit fit|validate|test|predict` (with `run=False`: parse and build only)."""
+    return HRNetCLI(
+        SegmentationTask,
+        SegmentationDataModule,
+        subclass_mode_data=True,
+        auto_configure_optimizers=False,  # `--optimizer` must not silently replace the task's own
+        trainer_defaults=TRAINER_DEFAULTS,
+        args=argv,
+        run=run,
+    )
+
 
 def main(argv: list[str] | None = None) -> None:
-    argv = sys.argv[1:] if argv is None else argv
-    if argv and argv[0] in TOOLS:
-        importlib.import_module(TOOLS[argv[0]]).main(argv[1:])
-        return
-    raise SystemExit(f"usage: hrnet-lit {{fit,validate,test,predict,{','.join(TOOLS)}}} ...")
+    command = sys.argv[1:2] if argv is None else argv[:1]
+    if command and command[0] in TOOLS:
+        importlib.import_module(TOOLS[command[0]]).main(sys.argv[2:] if argv is None else argv[1:])
+    else:
+        lightning_cli(argv)

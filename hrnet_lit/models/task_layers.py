@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import torch
 from torch import nn
 
 from hrnet_lit.models.blocks import NormName, make_norm
@@ -22,3 +23,10 @@ class PixelClassifier(nn.Sequential):
 def heatmap_layer(in_channels: int, num_joints: int) -> nn.Conv2d:
     """The official pose `final_layer`: a 1x1 conv to one heatmap per joint."""
     return nn.Conv2d(in_channels, num_joints, 1)
+
+
+class FinestLevel(nn.Module):
+    """Pick the stride-4 level of a feature pyramid (V2p) for a dense classifier."""
+
+    def forward(self, levels: list[torch.Tensor]) -> torch.Tensor:
+        return levels[0]

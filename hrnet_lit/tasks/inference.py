@@ -1,0 +1,70 @@
+"""Evaluation-time inference: whole image or sliding window, with multi-scale + flip averaging."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import torch
+import torch.nn.functional as F
+
+Logits = Callable[[torch.Tensor], torch.Tensor]
+
+
+def upsample(logits: torch.Tensor, size: Sequence[int]) -> torch.Tensor:
+    return F.interpolate(logits, size=tuple(size), mode="bilinear", align_corners=False)
+
+
+def sliding_window(
+    net: Logits, image: torch.Tensor, crop: tuple[int, int], stride: tuple[int, int]
+) -> torch.Tensor:
+    """Average the logits of overlapping `crop` windows (moved by `stride`) over the whole image.
+
+    The image is zero-padded up to the crop size where smaller; returns N x K x H x W.
+    """
+    h, w = image.shape[-2:]
+    ch, cw = min(crop[0], h), min(crop[1], w)
+    rows = list(range(0, max(h - ch, 0) + 1, stride[0]))
+    cols = list(range(0, max(w - cw, 0) + 1, stride[1]))
+    if rows[-1] + ch < h:
+        rows.append(h - ch)
+    if cols[-1] + cw < w:
+        cols.append(w - cw)
+    total: torch.Tensor | None = None
+    count = image.new_zeros(1, 1, h, w)
+    for top in rows:
+        for left in cols:
+            window = image[..., top : top + ch, left : left + cw]
+            logits = upsample(net(window), (ch, cw))
+            if total is None:
+                total = image.new_zeros(image.shape[0], logits.shape[1], h, w)
+            total[..., top : top + ch, left : left + cw] += logits
+            count[..., top : top + ch, left : left + cw] += 1
+    return total / count
+
+
+def predict_probs(
+    net: Logits,
+    image: torch.Tensor,
+    scales: Sequence[float] = (1.0,),
+    flip: bool = False,
+    window: tuple[tuple[int, int], tuple[int, int]] | None = None,
+) -> torch.Tensor:
+    """Class probabilities at the image size, averaged over `scales` and (optionally) a horizontal flip.
+
+    `window=(crop, stride)` runs sliding-window inference at each scale instead of the whole image.
+    """
+    size = image.shape[-2:]
+    total = None
+    for scale in scales:
+        scaled = (
+            image
+            if scale == 1.0
+            else F.interpolate(image, scale_factor=scale, mode="bilinear", align_corners=False)
+        )
+        views = [scaled, scaled.flip(-1)] if flip else [scaled]
+        for k, view in enumerate(views):
+            logits = sliding_window(net, view, *window) if window else net(view)
+            probs = upsample(logits, size).softmax(1)
+            probs = probs.flip(-1) if k == 1 else probs
+            total = probs if total is None else total + probs
+    return total / (len(scales) * (2 if flip else 1))

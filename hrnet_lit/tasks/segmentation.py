@@ -1,0 +1,173 @@
+"""HRNetV2 semantic segmentation (the paper's main case) as a LightningModule."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+from lightning.pytorch.utilities import rank_zero_info
+from torch import nn
+from torchmetrics import MetricCollection
+from torchmetrics.classification import MulticlassAccuracy, MulticlassJaccardIndex
+
+from hrnet_lit.models import HRNetModel, PixelClassifier, V2pHead, build_head, load_pretrained
+from hrnet_lit.models.config import BackboneConfig
+from hrnet_lit.models.task_layers import FinestLevel
+from hrnet_lit.tasks.base import HRNetTask
+from hrnet_lit.tasks.inference import predict_probs, upsample
+from hrnet_lit.tasks.losses import SegmentationLoss
+
+SegHead = Literal["v1", "v2", "v2p"]
+
+
+def build_segmenter(backbone: BackboneConfig, head: SegHead, num_classes: int) -> HRNetModel:
+    """Backbone + representation head + the official `last_layer` classifier (at 1/4 resolution).
+
+    V2p is classified on its finest (stride-4) level, so only that level is built.
+    """
+    net = backbone.build(head)
+    if head == "v2p":
+        rep: nn.Module = V2pHead(net.out_channels, num_levels=1)
+        classifier: nn.Module = nn.Sequential(
+            FinestLevel(), PixelClassifier(rep.out_channels, num_classes, net.norm)
+        )
+    else:
+        rep = build_head(head, net.out_channels)
+        classifier = PixelClassifier(rep.out_channels, num_classes, net.norm)
+    return HRNetModel(net, rep, classifier)
+
+
+class SegmentationTask(HRNetTask):
+    """Backbone, head and classifier; logits are upsampled to the label size.
+
+    Args:
+        backbone: the HRNet variant (`--model.backbone.preset`, `--model.backbone.width`, ...).
+        head: representation head: `v1` (1/4 branch), `v2` (all branches, 15C), `v2p` (HRFPN).
+        num_classes: set from the data module.
+        class_names: set from the data module, names the per-class IoU logs.
+        ignore_index: label of pixels that count for nothing.
+        class_weights: per-class cross-entropy weights (the Cityscapes configs carry the official ones).
+        ohem: online hard example mining, as the official repo (`ohem_thresh`, `ohem_min_kept`).
+        pretrained: local timm / official backbone checkpoint (nothing is downloaded).
+        eval_scales: validate / test at these image scales, averaging probabilities (official TTA:
+            [0.5, 0.75, 1.0, 1.25, 1.5, 1.75]).
+        eval_flip: also average the horizontally flipped image.
+        eval_window: sliding-window inference as ((crop_h, crop_w), (stride_h, stride_w)); None: whole image.
+        channels_last: run the network in channels_last memory format.
+        compile: `torch.compile` the network (state dict keys unchanged).
+        optimizer, lr, momentum, weight_decay, scheduler, poly_power, warmup_epochs, min_lr: see `HRNetTask`.
+    """
+
+    def __init__(
+        self,
+        backbone: BackboneConfig = BackboneConfig(),
+        head: SegHead = "v2",
+        num_classes: int = 19,
+        class_names: list[str] | None = None,
+        ignore_index: int = 255,
+        class_weights: list[float] | None = None,
+        ohem: bool = False,
+        ohem_thresh: float = 0.7,
+        ohem_min_kept: int = 100_000,
+        pretrained: str | None = None,
+        eval_scales: list[float] = [1.0],  # noqa: B006 (read only; a list reads naturally in configs)
+        eval_flip: bool = False,
+        eval_window: tuple[tuple[int, int], tuple[int, int]] | None = None,
+        channels_last: bool = False,
+        compile: bool = False,
+        optimizer: str = "sgd",
+        lr: float = 0.01,
+        momentum: float = 0.9,
+        weight_decay: float = 5e-4,
+        scheduler: str = "poly",
+        poly_power: float = 0.9,
+        warmup_epochs: int = 0,
+        min_lr: float = 0.0,
+    ) -> None:
+        super().__init__(optimizer, lr, momentum, weight_decay, scheduler, poly_power, warmup_epochs, min_lr)
+        self.save_hyperparameters()
+        if class_weights is not None and len(class_weights) != num_classes:
+            raise ValueError(
+                f"model.class_weights has {len(class_weights)} entries for {num_classes} classes"
+            )
+        self.net = build_segmenter(backbone, head, num_classes)
+        self.pretrained = pretrained
+        self.class_names = class_names or [str(k) for k in range(num_classes)]
+        self.loss = SegmentationLoss(ignore_index, class_weights, ohem, ohem_thresh, ohem_min_kept)
+        metrics = MetricCollection(
+            {
+                "IoU": MulticlassJaccardIndex(num_classes, average="none", ignore_index=ignore_index),
+                "pixel_acc": MulticlassAccuracy(num_classes, average="micro", ignore_index=ignore_index),
+            }
+        )
+        self.val_metrics = metrics.clone(prefix="val/")
+        self.test_metrics = metrics.clone(prefix="test/")
+        self.eval_scales = list(eval_scales)
+        self.eval_flip = eval_flip
+        self.eval_window = eval_window
+        self.channels_last = channels_last
+        self.compile_net = compile
+
+    def setup(self, stage: str) -> None:
+        """Pretrained weights only start a new fit: a resumed run or a checkpoint brings its own."""
+        if self.pretrained and stage == "fit" and self.trainer.ckpt_path is None:
+            rank_zero_info(
+                f"pretrained backbone from {self.pretrained}:\n{load_pretrained(self.net, self.pretrained)}"
+            )
+
+    def configure_model(self) -> None:
+        if self.channels_last:
+            self.net.to(memory_format=torch.channels_last)
+        if self.compile_net:
+            self.net.compile()
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        """Logits at 1/4 of the input resolution."""
+        if self.channels_last:
+            image = image.contiguous(memory_format=torch.channels_last)
+        return self.net(image)
+
+    def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
+        image, target = batch
+        loss = self.loss(upsample(self(image), target.shape[-2:]), target)
+        self.log("train/loss", loss, prog_bar=True, batch_size=image.shape[0])
+        return loss
+
+    def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
+        self._evaluate(batch, self.val_metrics, "val")
+
+    def test_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
+        self._evaluate(batch, self.test_metrics, "test")
+
+    def on_validation_epoch_end(self) -> None:
+        self._log_metrics(self.val_metrics, "val")
+
+    def on_test_epoch_end(self) -> None:
+        self._log_metrics(self.test_metrics, "test")
+
+    def predict_step(self, batch: tuple[torch.Tensor, list[str]], batch_idx: int) -> dict[str, object]:
+        image, paths = batch
+        return {"mask": self.predict_probs(image).argmax(1), "image": image, "paths": paths}
+
+    def predict_probs(self, image: torch.Tensor) -> torch.Tensor:
+        """Class probabilities at the image size, with the configured evaluation scales, flip and window."""
+        return predict_probs(self, image, self.eval_scales, self.eval_flip, self.eval_window)
+
+    def _evaluate(
+        self, batch: tuple[torch.Tensor, torch.Tensor], metrics: MetricCollection, stage: str
+    ) -> None:
+        image, target = batch
+        probs = self.predict_probs(image)
+        loss = nn.functional.nll_loss(
+            probs.clamp_min(1e-8).log(), target, ignore_index=self.hparams.ignore_index
+        )
+        self.log(f"{stage}/loss", loss, sync_dist=True, batch_size=image.shape[0])
+        metrics.update(probs.argmax(1), target)
+
+    def _log_metrics(self, metrics: MetricCollection, stage: str) -> None:
+        values = metrics.compute()
+        iou = values.pop(f"{stage}/IoU")
+        self.log(f"{stage}/mIoU", iou.mean(), prog_bar=True)
+        self.log_dict({f"{stage}/IoU/{name}": v for name, v in zip(self.class_names, iou, strict=True)})
+        self.log_dict(values)
+        metrics.reset()

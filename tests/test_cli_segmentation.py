@@ -1,0 +1,136 @@
+"""The real `hrnet-lit` entry point end to end: fit, validate, test, predict, resume, DDP."""
+
+from __future__ import annotations
+
+import csv
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from hrnet_lit.cli import main
+
+pytestmark = pytest.mark.slow
+
+
+def fit(tmp_path: Path, args: list[str], *extra: str) -> Path:
+    """Run `hrnet-lit fit` into tmp_path and return the run's log folder."""
+    main(["fit", *args, f"--trainer.logger.init_args.save_dir={tmp_path}", *extra])
+    (run,) = [p for p in (tmp_path / "lightning_logs").iterdir() if p.is_dir()]
+    return run
+
+
+def metrics(run: Path) -> list[dict[str, str]]:
+    with open(run / "metrics.csv") as f:
+        return list(csv.DictReader(f))
+
+
+@pytest.mark.parametrize(
+    ("head", "fuse_method"), [("v1", "sum"), ("v2", "sum"), ("v2p", "sum"), ("v2", "attention")]
+)
+def test_fit_heads_and_fuse_methods(tmp_path: Path, tiny_fit: list[str], head: str, fuse_method: str) -> None:
+    run = fit(tmp_path, tiny_fit, f"--model.head={head}", f"--model.backbone.fuse_method={fuse_method}")
+    rows = metrics(run)
+    assert any(r["train/loss"] for r in rows)
+    miou = [float(r["val/mIoU"]) for r in rows if r.get("val/mIoU")]
+    assert miou and 0.0 <= miou[-1] <= 1.0
+    assert {"best-epoch000.ckpt", "last.ckpt"} <= {p.name for p in (run / "checkpoints").iterdir()}
+    ckpt = torch.load(run / "checkpoints" / "last.ckpt", weights_only=False)
+    assert ckpt["hyper_parameters"]["head"] == head
+    assert ckpt["hyper_parameters"]["backbone"]["fuse_method"] == fuse_method
+    assert ckpt["hyper_parameters"]["num_classes"] == 5  # linked from the data module
+
+
+def test_validate_test_predict_from_checkpoint(tmp_path: Path, tiny_fit: list[str]) -> None:
+    run = fit(tmp_path / "fit", tiny_fit)
+    ckpt = run / "checkpoints" / "last.ckpt"
+    eval_args = [a for a in tiny_fit if not a.startswith("--trainer.max_steps")]
+    for command in ("validate", "test"):
+        main(
+            [
+                command,
+                *eval_args,
+                f"--ckpt_path={ckpt}",
+                f"--trainer.logger.init_args.save_dir={tmp_path / command}",
+            ]
+        )
+    rows = metrics(next((tmp_path / "test" / "lightning_logs").iterdir()))
+    assert any(r.get("test/mIoU") for r in rows)
+
+    images = tmp_path / "images"
+    images.mkdir()
+    rng = np.random.default_rng(0)
+    for name, size in (("a.png", (37, 53)), ("b.jpg", (64, 48))):
+        Image.fromarray(rng.integers(0, 255, (*size, 3), dtype=np.uint8)).save(images / name)
+    out = tmp_path / "masks"
+    main(
+        [
+            "predict",
+            *eval_args,
+            f"--ckpt_path={ckpt}",
+            f"--data.predict_dir={images}",
+            f"--predict_writer.output_dir={out}",
+            "--predict_writer.overlay=true",
+        ]
+    )
+    assert sorted(p.name for p in out.iterdir()) == ["a.png", "a_overlay.jpg", "b.png", "b_overlay.jpg"]
+    mask = np.array(Image.open(out / "a.png"))
+    assert mask.shape == (37, 53, 3)
+    from hrnet_lit.data import PALETTE
+
+    assert {tuple(c) for c in mask.reshape(-1, 3)} <= {tuple(c) for c in np.asarray(PALETTE)}
+
+
+def test_resume_continues_the_same_run(tmp_path: Path, tiny_fit: list[str]) -> None:
+    """Resuming from an epoch-end checkpoint reproduces the uninterrupted run's epochs, steps and LRs."""
+    args = [a for a in tiny_fit if not a.startswith("--trainer.max_steps")] + [
+        "--trainer.limit_train_batches=2",
+        "--trainer.max_epochs=2",
+        "--trainer.callbacks+=LearningRateMonitor",
+        "--trainer.callbacks.logging_interval=step",
+    ]
+    straight = fit(tmp_path / "straight", args, "--checkpoint.save_top_k=-1", "--checkpoint.every_n_epochs=1")
+    interrupted = straight / "checkpoints" / "best-epoch000.ckpt"
+    assert torch.load(interrupted, weights_only=False)["global_step"] == 2
+    resumed = fit(tmp_path / "resumed", args, f"--ckpt_path={interrupted}")
+
+    def lrs(run: Path) -> dict[str, str]:
+        return {r["step"]: r["lr-SGD"] for r in metrics(run) if r.get("lr-SGD")}
+
+    after = lrs(resumed)
+    assert set(after) == {"2", "3"} and after == {k: v for k, v in lrs(straight).items() if k in after}
+    assert float(after["2"]) < 0.01  # not a restarted schedule
+    final, reference = (
+        torch.load(r / "checkpoints" / "last.ckpt", weights_only=False) for r in (resumed, straight)
+    )
+    assert (final["epoch"], final["global_step"]) == (reference["epoch"], reference["global_step"]) == (1, 4)
+    assert final["optimizer_states"][0]["state"]  # momentum buffers travel with the run
+
+
+def test_ddp_with_sync_batchnorm_on_cpu(tmp_path: Path, tiny_fit: list[str]) -> None:
+    entry = Path(sys.executable).with_name("hrnet-lit")
+    args = [a for a in tiny_fit if not a.startswith("--trainer.devices")]
+    result = subprocess.run(
+        [
+            str(entry),
+            "fit",
+            *args,
+            "--trainer.strategy=ddp",
+            "--trainer.devices=2",
+            "--model.backbone.norm=sync_batch",
+            f"--trainer.logger.init_args.save_dir={tmp_path}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    (run,) = list((tmp_path / "lightning_logs").iterdir())
+    assert any(r.get("val/mIoU") for r in metrics(run))
+    assert (run / "checkpoints" / "last.ckpt").is_file()
