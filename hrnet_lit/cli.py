@@ -48,7 +48,7 @@ class HRNetCLI(LightningCLI):
 
 
 def lightning_cli(argv: list[str] | None = None, run: bool = True) -> HRNetCLI:
-    """The LightningCLI behind `hrnet-lit fit|validate|test|predict` (with `run=False`: parse and build only)."""
+    """The LightningCLI behind `hrnet-lit fit|validate|test|predict`; `run=False` only parses and builds."""
     return HRNetCLI(
         SegmentationTask,
         SegmentationDataModule,

@@ -13,7 +13,7 @@ from hrnet_lit.models.network import build_backbone
 from hrnet_lit.models.presets import PresetName
 
 
-@dataclass
+@dataclass(frozen=True)
 class BackboneConfig:
     """An HRNet variant: a `preset`, then every knob that is not None overrides it.
 

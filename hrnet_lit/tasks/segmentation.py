@@ -18,6 +18,7 @@ from hrnet_lit.tasks.inference import predict_probs, upsample
 from hrnet_lit.tasks.losses import SegmentationLoss
 
 SegHead = Literal["v1", "v2", "v2p"]
+Batch = tuple[torch.Tensor, torch.Tensor]  # images N x 3 x H x W, labels N x H x W
 
 
 def build_segmenter(backbone: BackboneConfig, head: SegHead, num_classes: int) -> HRNetModel:
@@ -127,16 +128,16 @@ class SegmentationTask(HRNetTask):
             image = image.contiguous(memory_format=torch.channels_last)
         return self.net(image)
 
-    def training_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
+    def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
         image, target = batch
         loss = self.loss(upsample(self(image), target.shape[-2:]), target)
         self.log("train/loss", loss, prog_bar=True, batch_size=image.shape[0])
         return loss
 
-    def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
+    def validation_step(self, batch: Batch, batch_idx: int) -> None:
         self._evaluate(batch, self.val_metrics, "val")
 
-    def test_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
+    def test_step(self, batch: Batch, batch_idx: int) -> None:
         self._evaluate(batch, self.test_metrics, "test")
 
     def on_validation_epoch_end(self) -> None:
