@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import sys
 
+from jsonargparse import Namespace
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 
@@ -47,9 +48,17 @@ class HRNetCLI(LightningCLI):
         parser.add_lightning_class_args(MaskWriter, "predict_writer")
 
 
-def lightning_cli(argv: list[str] | None = None, run: bool = True) -> HRNetCLI:
-    """The LightningCLI behind `hrnet-lit fit|validate|test|predict`; `run=False` only parses and builds."""
-    return HRNetCLI(
+class _ParseOnlyCLI(HRNetCLI):
+    def instantiate_classes(self) -> None:
+        """Parse and validate, build nothing (no Trainer, no devices, no data)."""
+
+
+def lightning_cli(
+    argv: list[str] | None = None, run: bool = True, cls: type[HRNetCLI] = HRNetCLI
+) -> HRNetCLI:
+    """The LightningCLI behind `hrnet-lit fit|validate|test|predict`; `run=False` parses and builds,
+    without a subcommand in `argv`."""
+    return cls(
         SegmentationTask,
         SegmentationDataModule,
         subclass_mode_data=True,
@@ -58,6 +67,14 @@ def lightning_cli(argv: list[str] | None = None, run: bool = True) -> HRNetCLI:
         args=argv,
         run=run,
     )
+
+
+def parse_fit_args(argv: list[str]) -> Namespace:
+    """The resolved fit config (config files, then flags) of `hrnet-lit fit <argv>`, without building it.
+
+    Raises SystemExit with jsonargparse's message naming the key when a flag or value is rejected.
+    """
+    return lightning_cli(argv, run=False, cls=_ParseOnlyCLI).config
 
 
 def main(argv: list[str] | None = None) -> None:

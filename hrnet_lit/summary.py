@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import sys
 from typing import Any
@@ -9,9 +10,11 @@ from typing import Any
 import torch
 from jsonargparse import ArgumentParser
 
+from hrnet_lit.cli import parse_fit_args
 from hrnet_lit.models import build_model, count_macs, count_params, gmacs
 from hrnet_lit.models.config import BackboneConfig
 from hrnet_lit.models.heads import HeadName
+from hrnet_lit.tasks.segmentation import build_segmenter
 
 
 def network_cost(model: torch.nn.Module, input_size: tuple[int, int]) -> dict[str, Any]:
@@ -34,20 +37,56 @@ def summarize(
     }
 
 
-def parser() -> ArgumentParser:
+def summarize_fit_config(argv: list[str], input_size: tuple[int, int] | None) -> dict[str, Any]:
+    """The network a `hrnet-lit fit <argv>` run would train (default size: its training crop)."""
+    config = parse_fit_args(argv)
+    module, _, name = config.data.class_path.rpartition(".")
+    data = getattr(importlib.import_module(module), name)(**vars(config.data.init_args))
+    backbone = BackboneConfig(**vars(config.model.backbone))
+    size = tuple(input_size or data.crop_size)
+    with torch.device("meta"):
+        net = build_segmenter(backbone, config.model.head, data.num_classes)
+    return {
+        "preset": backbone.preset,
+        "head": config.model.head,
+        "num_classes": data.num_classes,
+        "input_size": list(size),
+        **network_cost(net, size),
+    }
+
+
+def parser(with_network: bool = True) -> ArgumentParser:
     p = ArgumentParser(prog="hrnet-lit summary", description=__doc__)
-    p.add_class_arguments(BackboneConfig, as_group=True)
-    p.add_argument("--head", type=HeadName, default="v2", help="representation head")
-    p.add_argument("--num_classes", type=int, default=19, help="classes / heatmaps of the task layer")
-    p.add_argument("--input_size", type=tuple[int, int], default=(1024, 2048), help="H, W of one image")
+    if with_network:
+        p.add_class_arguments(BackboneConfig, as_group=True)
+        p.add_argument("--head", type=HeadName, default="v2", help="representation head")
+        p.add_argument("--num_classes", type=int, default=19, help="classes / heatmaps of the task layer")
+    p.add_argument(
+        "--input_size",
+        type=tuple[int, int] | None,
+        default=None,
+        help="H, W of one image (default 1024 x 2048, or the config's training crop)",
+    )
     p.add_argument("--json", type=bool, default=False, help="print one JSON object")
     return p
 
 
 def main(argv: list[str] | None = None) -> None:
-    args = parser().parse_args(sys.argv[2:] if argv is None else argv)
-    knobs = {k: args[k] for k in BackboneConfig.__dataclass_fields__}
-    row = summarize(BackboneConfig(**knobs), args.head, args.num_classes, tuple(args.input_size))
+    """`summary [network flags]`, or `summary --config fit.yaml [fit flags]` for a run's network.
+
+    With `--config`, every flag except `--input_size=` and `--json=` goes to the fit parser.
+    """
+    argv = sys.argv[2:] if argv is None else argv
+    if any(a == "--config" or a.startswith("--config=") for a in argv):
+        own = [a for a in argv if a.startswith(("--input_size=", "--json="))]
+        args = parser(with_network=False).parse_args(own)
+        fit_args = [a for a in argv if a not in own]
+        row = summarize_fit_config(fit_args, tuple(args.input_size) if args.input_size else None)
+    else:
+        args = parser().parse_args(argv)
+        knobs = {k: args[k] for k in BackboneConfig.__dataclass_fields__}
+        size = tuple(args.input_size or (1024, 2048))
+        row = summarize(BackboneConfig(**knobs), args.head, args.num_classes, size)
     if args.json:
         print(json.dumps(row))
     else:

@@ -1,0 +1,61 @@
+"""`hrnet-lit summary` and the shipped fit configs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from hrnet_lit.cli import main, parse_fit_args
+
+CONFIGS = sorted(Path(__file__).parents[1].glob("configs/*.yaml"))
+
+
+def summary(capsys: pytest.CaptureFixture[str], *args: str) -> dict:
+    main(["summary", *args, "--json=true"])
+    return json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+
+
+def test_summary_of_the_paper_w48_segmentation_network(capsys: pytest.CaptureFixture[str]) -> None:
+    row = summary(capsys, "--preset=w48", "--head=v2", "--num_classes=19", "--input_size=[1024,2048]")
+    assert isinstance(row["params"], int) and isinstance(row["macs"], int)
+    assert row["params"] == 65_859_379 and round(row["macs"] / 2**30, 1) == 696.2
+
+
+def test_summary_takes_backbone_knobs(capsys: pytest.CaptureFixture[str]) -> None:
+    base = summary(capsys, "--preset=w18", "--head=cls", "--num_classes=1000", "--input_size=[224,224]")
+    wider = summary(
+        capsys, "--preset=w18", "--width=40", "--head=cls", "--input_size=[224,224]", "--num_classes=1000"
+    )
+    concat = summary(
+        capsys,
+        "--preset=w18",
+        "--fuse_method=concat",
+        "--head=cls",
+        "--input_size=[224,224]",
+        "--num_classes=1000",
+    )
+    assert wider["params"] > base["params"] and concat["params"] > base["params"]
+    assert concat["macs"] > base["macs"]
+
+
+def test_summary_of_a_fit_config_with_sweep_flags(capsys: pytest.CaptureFixture[str]) -> None:
+    config = str(CONFIGS[0].with_name("cityscapes_w48.yaml"))
+    row = summary(capsys, "--config", config)
+    assert row["params"] == 65_859_379 and row["input_size"] == [512, 1024]
+    narrow = summary(capsys, "--config", config, "--model.backbone.width=32", "--input_size=[64,64]")
+    assert narrow["params"] < row["params"] and narrow["input_size"] == [64, 64]
+
+
+@pytest.mark.parametrize("config", CONFIGS, ids=[c.stem for c in CONFIGS])
+def test_every_config_parses(config: Path) -> None:
+    parsed = parse_fit_args(["--config", str(config)])
+    assert parsed.model.head in {"v1", "v2", "v2p"}
+    assert parsed.data.class_path.startswith("hrnet_lit.data.")
+
+
+def test_a_misspelt_flag_names_the_key(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        parse_fit_args(["--config", str(CONFIGS[0]), "--model.backbone.widht=3"])
+    assert "model.backbone.widht" in capsys.readouterr().err
