@@ -20,8 +20,8 @@ CLASSES: tuple[str, ...] = ("background", "disc", "rectangle", "triangle", "stri
 PALETTE = np.array([(0, 0, 0), (230, 25, 75), (60, 180, 75), (255, 225, 25), (0, 130, 200)], dtype=np.uint8)
 DISC, RECTANGLE, TRIANGLE, STRIPES = 1, 2, 3, 4
 
-_EXTENT_RANGE = (0.15, 0.45)  # shape size as a fraction of the shorter image side
-_SHAPES_PER_IMAGE = (2, 5)
+_EXTENT_RANGE = (0.2, 0.45)  # shape size as a fraction of the shorter image side
+_SHAPES_PER_IMAGE = (2, 4)
 _TRIANGLE_NORMALS = np.array([0.0, 2.0 * math.pi / 3.0, 4.0 * math.pi / 3.0])
 
 
@@ -79,10 +79,14 @@ def render_shapes(rng: np.random.Generator, height: int, width: int) -> tuple[np
     image = _background(rng, ys / height, xs / width)
     mask = np.zeros((height, width), dtype=np.uint8)
     side = min(height, width)
-    for _ in range(rng.integers(_SHAPES_PER_IMAGE[0], _SHAPES_PER_IMAGE[1] + 1)):
+    # One shape per cell of a 2x2 grid, jittered: outlines (the class cue) stay mostly visible while
+    # neighbours may still overlap a little.
+    cells = rng.permutation(4)[: rng.integers(_SHAPES_PER_IMAGE[0], _SHAPES_PER_IMAGE[1] + 1)]
+    for cell in cells.tolist():
         kind = int(rng.integers(DISC, STRIPES + 1))
         extent = rng.uniform(*_EXTENT_RANGE) * side
-        cy, cx = rng.uniform(0.1, 0.9) * height, rng.uniform(0.1, 0.9) * width
+        cy = (cell // 2 + rng.uniform(0.25, 0.75)) * height / 2
+        cx = (cell % 2 + rng.uniform(0.25, 0.75)) * width / 2
         angle = rng.uniform(0.0, 2.0 * math.pi)
         # Work only inside the shape's bounding window (the box corners reach 0.71 * extent).
         reach = math.ceil(0.72 * extent) + 1
@@ -93,7 +97,7 @@ def render_shapes(rng: np.random.Generator, height: int, width: int) -> tuple[np
         v = dy * math.cos(angle) - dx * math.sin(angle)
         region = _region(kind, u, v, extent, rng)
         window = image[y0:y1, x0:x1]
-        colour = _contrasting_colour(rng, image[min(int(cy), height - 1), min(int(cx), width - 1)])
+        colour = _contrasting_colour(rng, image[int(cy), int(cx)])
         if kind == STRIPES:
             second = _contrasting_colour(rng, colour)
             period = max(extent / rng.uniform(3.0, 6.0), 4.0)
@@ -103,7 +107,7 @@ def render_shapes(rng: np.random.Generator, height: int, width: int) -> tuple[np
             window[region] = colour
         mask[y0:y1, x0:x1][region] = kind
     lighting = 1.0 + 0.15 * _plane_wave(rng, ys / height, xs / width, 1.0)
-    noise = (rng.random((height, width, 3), dtype=np.float32) - 0.5) * rng.uniform(15.0, 40.0)
+    noise = (rng.random((height, width, 3), dtype=np.float32) - 0.5) * rng.uniform(10.0, 30.0)
     image = image * lighting[..., None] + noise
     return np.clip(image, 0.0, 255.0).astype(np.uint8), mask
 

@@ -45,17 +45,18 @@ def denormalize(image: Tensor) -> np.ndarray:
     return (rgb * 255.0).round().to(torch.uint8).permute(1, 2, 0).numpy()
 
 
-def _mask_tensor(image: np.ndarray, mask: np.ndarray) -> Tensor:
+def _check_mask(image: np.ndarray, mask: np.ndarray) -> None:
     if mask.shape != image.shape[:2]:
         raise ValueError(f"mask shape {mask.shape} does not match image shape {image.shape[:2]}")
-    return torch.from_numpy(mask.astype(np.int64, copy=False))
 
 
-def _resize_nearest(mask: Tensor, height: int, width: int) -> Tensor:
-    """Nearest-neighbour resize by index gathering: exact for any integer dtype, never blends labels."""
-    rows = ((torch.arange(height) + 0.5) * (mask.shape[0] / height)).long().clamp_(max=mask.shape[0] - 1)
-    cols = ((torch.arange(width) + 0.5) * (mask.shape[1] / width)).long().clamp_(max=mask.shape[1] - 1)
-    return mask[rows[:, None], cols[None, :]]
+def _nearest_indices(start: int, stop: int, scaled: int, source: int) -> np.ndarray:
+    """Source indices of output pixels ``start..stop-1`` when ``source`` pixels are resized to ``scaled``.
+
+    Nearest-neighbour by index gathering never blends labels, works for any mask dtype, and lets the
+    mask be resized and cropped in one step, touching only the pixels that survive the crop.
+    """
+    return np.minimum(((np.arange(start, stop) + 0.5) * (source / scaled)).astype(np.int64), source - 1)
 
 
 def _uniform(low: float, high: float, generator: torch.Generator | None) -> float:
@@ -99,17 +100,20 @@ class SegTrainTransform:
     def __call__(
         self, image: np.ndarray, mask: np.ndarray, generator: torch.Generator | None = None
     ) -> tuple[Tensor, Tensor]:
-        rgb, target = _image_tensor(image), _mask_tensor(image, mask)
+        rgb = _image_tensor(image)
+        _check_mask(image, mask)
 
         scale = _uniform(*self.scale_range, generator)
         height, width = max(1, round(rgb.shape[1] * scale)), max(1, round(rgb.shape[2] * scale))
-        rgb = TF.resize(rgb, [height, width], interpolation=InterpolationMode.BILINEAR, antialias=True)
-        target = _resize_nearest(target, height, width)
-
         crop_h, crop_w = self.crop_size
         top, left = _randint(max(height - crop_h, 0), generator), _randint(max(width - crop_w, 0), generator)
-        rgb = rgb[:, top : top + crop_h, left : left + crop_w]
-        target = target[top : top + crop_h, left : left + crop_w]
+        bottom, right = min(top + crop_h, height), min(left + crop_w, width)
+
+        rgb = TF.resize(rgb, [height, width], interpolation=InterpolationMode.BILINEAR, antialias=True)
+        rgb = rgb[:, top:bottom, left:right]
+        rows = _nearest_indices(top, bottom, height, mask.shape[0])
+        cols = _nearest_indices(left, right, width, mask.shape[1])
+        target = torch.from_numpy(mask[rows[:, None], cols[None, :]].astype(np.int64))
 
         if self.flip and torch.rand((), generator=generator).item() < 0.5:
             rgb, target = rgb.flip(-1), target.flip(-1)
@@ -132,4 +136,5 @@ class SegEvalTransform:
     """Normalisation only: evaluation scores the full-resolution image against its untouched mask."""
 
     def __call__(self, image: np.ndarray, mask: np.ndarray) -> tuple[Tensor, Tensor]:
-        return normalize(image), _mask_tensor(image, mask)
+        _check_mask(image, mask)
+        return normalize(image), torch.from_numpy(mask.astype(np.int64))

@@ -1,0 +1,263 @@
+"""LightningDataModules: one per data source, all sharing loaders, transforms and split handling."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from pathlib import Path
+
+import lightning.pytorch as pl
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from hrnet_lit.data.ade20k import ADE20KSegmentation
+from hrnet_lit.data.cityscapes import CityscapesSegmentation
+from hrnet_lit.data.folder import FolderSegmentation, ImageFolderPredict, read_class_names
+from hrnet_lit.data.palette import make_palette
+from hrnet_lit.data.synthetic import SyntheticShapes
+from hrnet_lit.data.transforms import SegEvalTransform, SegTrainTransform, SegTransform
+
+_STAGE_SPLITS = {"fit": ("train", "val"), "validate": ("val",), "test": ("test",), "predict": ()}
+
+
+class SegmentationDataModule(pl.LightningDataModule, ABC):
+    """Train/val/test/predict loaders around a subclass's ``make_dataset``.
+
+    Class metadata (``num_classes``, ``class_names``, ``palette``, ``ignore_index``) is available right
+    after construction, before ``setup``, so the CLI can link ``data.num_classes`` to the model.
+    Training batches are random crops of a fixed size; evaluation uses whole images, which for real
+    datasets differ in size and so are served one per batch (see ``eval_batch_size``).
+    """
+
+    def __init__(
+        self,
+        crop_size: tuple[int, int],
+        batch_size: int = 8,
+        num_workers: int = 2,
+        scale_range: tuple[float, float] = (0.5, 2.0),
+        predict_dir: str | None = None,
+    ) -> None:
+        super().__init__()
+        if batch_size < 1:
+            raise ValueError(f"data.batch_size must be >= 1, got {batch_size}")
+        if num_workers < 0:
+            raise ValueError(f"data.num_workers must be >= 0, got {num_workers}")
+        self.save_hyperparameters()
+        self.crop_size = crop_size
+        self.batch_size = batch_size
+        self.num_workers = num_workers
+        self.scale_range = scale_range
+        self.predict_dir = predict_dir
+        self._datasets: dict[str, Dataset] = {}
+
+    @property
+    @abstractmethod
+    def class_names(self) -> tuple[str, ...]: ...
+
+    @property
+    @abstractmethod
+    def palette(self) -> np.ndarray: ...
+
+    @abstractmethod
+    def make_dataset(self, split: str, transform: SegTransform) -> Dataset:
+        """The labelled dataset of ``split`` ("train", "val" or ``test_split``)."""
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+    @property
+    def ignore_index(self) -> int:
+        return 255
+
+    @property
+    def test_split(self) -> str:
+        """Split scored by ``test``: the validation split unless the source has labelled test data."""
+        return "val"
+
+    @property
+    def eval_batch_size(self) -> int:
+        """Whole images of varying size cannot be stacked, so evaluation runs one image per batch."""
+        return 1
+
+    def setup(self, stage: str) -> None:
+        # Build the datasets here so a wrong path fails before the first step, not mid-epoch.
+        for split in _STAGE_SPLITS[stage]:
+            self._dataset(split)
+
+    def _dataset(self, split: str) -> Dataset:
+        if split not in self._datasets:
+            transform: SegTransform = SegEvalTransform()
+            if split == "train":
+                transform = SegTrainTransform(self.crop_size, self.scale_range, self.ignore_index)
+            source_split = self.test_split if split == "test" else split
+            self._datasets[split] = self.make_dataset(source_split, transform)
+        return self._datasets[split]
+
+    def _loader(self, dataset: Dataset, batch_size: int, shuffle: bool = False) -> DataLoader:
+        return DataLoader(
+            dataset,
+            batch_size=batch_size,
+            shuffle=shuffle,
+            drop_last=shuffle,
+            num_workers=self.num_workers,
+            persistent_workers=self.num_workers > 0,
+            pin_memory=torch.cuda.is_available(),
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        dataset = self._dataset("train")
+        if len(dataset) < self.batch_size:
+            raise ValueError(
+                f"the train split has {len(dataset)} samples, fewer than data.batch_size={self.batch_size}; "
+                "incomplete batches are dropped, so training would see no data"
+            )
+        return self._loader(dataset, self.batch_size, shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader(self._dataset("val"), self.eval_batch_size)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader(self._dataset("test"), self.eval_batch_size)
+
+    def predict_dataloader(self) -> DataLoader:
+        if self.predict_dir is None:
+            raise ValueError("data.predict_dir is not set: give the folder of images to predict on")
+        return self._loader(ImageFolderPredict(self.predict_dir), batch_size=1)
+
+
+class SyntheticDataModule(SegmentationDataModule):
+    """The built-in :class:`SyntheticShapes` set; test has ``num_val`` samples like val.
+
+    Split ``k`` (train 0, val 1, test 2) draws from dataset seed ``3 * seed + k``, so the splits never
+    share a sample, within a run or across runs with different seeds. Rescaling is milder than for
+    photos by default: the shapes already vary in size, and strong zooms crop away the outlines that
+    tell discs, triangles and rectangles apart.
+    """
+
+    def __init__(
+        self,
+        num_train: int = 512,
+        num_val: int = 64,
+        image_size: tuple[int, int] = (128, 128),
+        seed: int = 0,
+        crop_size: tuple[int, int] = (128, 128),
+        batch_size: int = 8,
+        num_workers: int = 2,
+        scale_range: tuple[float, float] = (0.75, 1.5),
+        predict_dir: str | None = None,
+    ) -> None:
+        super().__init__(crop_size, batch_size, num_workers, scale_range, predict_dir)
+        self.num_train = num_train
+        self.num_val = num_val
+        self.image_size = image_size
+        self.seed = seed
+
+    @property
+    def class_names(self) -> tuple[str, ...]:
+        return SyntheticShapes.classes
+
+    @property
+    def palette(self) -> np.ndarray:
+        return SyntheticShapes.palette
+
+    @property
+    def test_split(self) -> str:
+        return "test"
+
+    @property
+    def eval_batch_size(self) -> int:
+        """All synthetic images share one size, so evaluation batches like training."""
+        return self.batch_size
+
+    def make_dataset(self, split: str, transform: SegTransform) -> Dataset:
+        offset = {"train": 0, "val": 1, "test": 2}[split]
+        size = self.num_train if split == "train" else self.num_val
+        return SyntheticShapes(size, self.image_size, self.seed * 3 + offset, transform)
+
+
+class CityscapesDataModule(SegmentationDataModule):
+    """Cityscapes fine, 19 classes. Its test labels are withheld, so ``test`` scores the val split."""
+
+    def __init__(
+        self,
+        root: str,
+        crop_size: tuple[int, int] = (512, 1024),
+        batch_size: int = 8,
+        num_workers: int = 2,
+        scale_range: tuple[float, float] = (0.5, 2.0),
+        predict_dir: str | None = None,
+    ) -> None:
+        super().__init__(crop_size, batch_size, num_workers, scale_range, predict_dir)
+        self.root = root
+
+    @property
+    def class_names(self) -> tuple[str, ...]:
+        return CityscapesSegmentation.classes
+
+    @property
+    def palette(self) -> np.ndarray:
+        return CityscapesSegmentation.palette
+
+    def make_dataset(self, split: str, transform: SegTransform) -> Dataset:
+        return CityscapesSegmentation(self.root, split, transform)
+
+
+class ADE20KDataModule(SegmentationDataModule):
+    """ADE20K SceneParsing, 150 classes; it has no labelled test split, so ``test`` scores val."""
+
+    def __init__(
+        self,
+        root: str,
+        crop_size: tuple[int, int] = (512, 512),
+        batch_size: int = 8,
+        num_workers: int = 2,
+        scale_range: tuple[float, float] = (0.5, 2.0),
+        predict_dir: str | None = None,
+    ) -> None:
+        super().__init__(crop_size, batch_size, num_workers, scale_range, predict_dir)
+        self.root = root
+
+    @property
+    def class_names(self) -> tuple[str, ...]:
+        return ADE20KSegmentation.classes
+
+    @property
+    def palette(self) -> np.ndarray:
+        return ADE20KSegmentation.palette
+
+    def make_dataset(self, split: str, transform: SegTransform) -> Dataset:
+        return ADE20KSegmentation(self.root, split, transform)
+
+
+class FolderDataModule(SegmentationDataModule):
+    """A researcher's own data (see :class:`FolderSegmentation`); ``classes.txt`` is read at once."""
+
+    def __init__(
+        self,
+        root: str,
+        crop_size: tuple[int, int] = (512, 512),
+        batch_size: int = 8,
+        num_workers: int = 2,
+        scale_range: tuple[float, float] = (0.5, 2.0),
+        predict_dir: str | None = None,
+    ) -> None:
+        super().__init__(crop_size, batch_size, num_workers, scale_range, predict_dir)
+        self.root = root
+        self._class_names = read_class_names(root)
+
+    @property
+    def class_names(self) -> tuple[str, ...]:
+        return self._class_names
+
+    @property
+    def palette(self) -> np.ndarray:
+        return make_palette(self.num_classes)
+
+    @property
+    def test_split(self) -> str:
+        """``images/test`` when the folder has one, otherwise the validation split."""
+        return "test" if (Path(self.root) / "images" / "test").is_dir() else "val"
+
+    def make_dataset(self, split: str, transform: SegTransform) -> Dataset:
+        return FolderSegmentation(self.root, split, transform)
