@@ -7,9 +7,12 @@ import os
 import pytest
 import torch
 
+# One thread per process: the tiny runs gain nothing from more, and the CLI and sweep
+# subprocesses they start would otherwise fight over the cores.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("WANDB_MODE", "offline")
 os.environ.setdefault("WANDB_SILENT", "true")
-torch.set_num_threads(min(2, torch.get_num_threads()))
+torch.set_num_threads(1)
 
 # A few seconds per run on 2 cores: W18-small-v1 layout at width 8 on 64 x 64 synthetic images.
 TINY_FIT = [
