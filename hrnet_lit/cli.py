@@ -12,6 +12,7 @@ from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 from hrnet_lit.data import SegmentationDataModule
 from hrnet_lit.tasks import SegmentationTask
 from hrnet_lit.tasks.mask_writer import MaskWriter
+from hrnet_lit.tasks.run_config import SaveRunConfig
 
 # Commands that are not Trainer methods, each a module with `main(argv)`.
 TOOLS = {
@@ -64,6 +65,7 @@ def lightning_cli(
         subclass_mode_data=True,
         auto_configure_optimizers=False,  # `--optimizer` must not silently replace the task's own
         trainer_defaults=TRAINER_DEFAULTS,
+        save_config_callback=SaveRunConfig,  # config.yaml per run, also with W&B's shared save_dir
         args=argv,
         run=run,
     )

@@ -1,0 +1,203 @@
+"""`hrnet-lit sweep`: the sweep files parse through the real CLI, and local sweeps run, resume and
+record failures on Optuna."""
+
+from __future__ import annotations
+
+import csv
+import itertools
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import optuna
+import pytest
+import yaml
+
+from hrnet_lit.cli import parse_fit_args
+from hrnet_lit.sweep import (
+    Objective,
+    SweepError,
+    check_flags,
+    fit_args,
+    load_sweep,
+    main,
+    make_pruner,
+    placement,
+    requeue_interrupted,
+    runs_left,
+)
+
+SWEEPS = sorted(Path("configs/sweeps").glob("*.yaml"))
+QUICKSTART = ["${env}", "hrnet-lit", "fit", "--config", "configs/quickstart.yaml", "${args}"]
+
+
+def write_sweep(path: Path, parameters: dict[str, Any], **changes: Any) -> Path:
+    spec = {"method": "grid", "metric": {"name": "val/mIoU", "goal": "maximize"}, "command": QUICKSTART}
+    path.write_text(yaml.safe_dump({**spec, "parameters": parameters, **changes}))
+    return path
+
+
+def tiny_extra(tiny_fit: list[str], *without: str) -> list[str]:
+    """TINY_FIT as `--extra+=` flags, less the keys a sweep sets itself."""
+    return [f"--extra+={a}" for a in tiny_fit if not a.startswith(without)]
+
+
+def read_results(output: Path) -> list[dict[str, str]]:
+    with open(output / "results.csv") as f:
+        return list(csv.DictReader(f))
+
+
+def as_yaml(value: Any) -> Any:
+    """A flag value as the CLI reads it back (agent strings are YAML; tuples compare as lists)."""
+    value = yaml.safe_load(value) if isinstance(value, str) else value
+    return list(value) if isinstance(value, tuple) else value
+
+
+@pytest.mark.parametrize("path", SWEEPS, ids=lambda p: p.stem)
+def test_sweep_files_parse_through_the_cli(path: Path) -> None:
+    """Every grid combination (the exact argv an agent passes) parses and lands in the config; other
+    methods pass the sweep's own check of both bounds of every range."""
+    sweep = load_sweep(path)
+    assert sweep.metric == "val/mIoU" and sweep.goal == "maximize"
+    if sweep.method != "grid":
+        check_flags(sweep, [])  # raises SweepError naming a flag the CLI rejects
+        return
+    for values in sweep.grid:
+        config = parse_fit_args(fit_args(sweep.run_command(values)))
+        for key, value in values.items():
+            expected = as_yaml(value)
+            for sub, item in expected.items() if isinstance(expected, dict) else [("", expected)]:
+                assert as_yaml(config[f"{key}.{sub}".rstrip(".")]) == item, (key, sub)
+
+
+def test_args_are_formatted_as_the_wandb_agent_does() -> None:
+    from wandb.sdk.launch.sweeps.utils import create_sweep_command_args
+
+    for path in SWEEPS:
+        sweep, raw = load_sweep(path), yaml.safe_load(path.read_text())["parameters"]
+        if sweep.method == "grid":
+            for values, combo in zip(
+                sweep.grid, itertools.product(*(p["values"] for p in raw.values())), strict=True
+            ):
+                agent = create_sweep_command_args(
+                    {"args": {k: {"value": v} for k, v in zip(raw, combo, strict=True)}}
+                )
+                assert sweep.run_command(values)[-len(values) :] == agent["args"]
+
+
+def test_wandb_sweeps_get_a_csv_logger_in_the_run_folder(tmp_path: Path) -> None:
+    sweep = load_sweep(Path("configs/sweeps/head.yaml"))
+    assert check_flags(sweep, [])  # the W&B logger of the sweep files needs a CSVLogger next to it
+    command = sweep.run_command({"model.head": "v1"}) + placement(tmp_path, add_csv=True)
+    wandb, csv_logger = parse_fit_args(fit_args(command)).trainer.logger
+    assert wandb.class_path.endswith("WandbLogger") and csv_logger.class_path.endswith("CSVLogger")
+    assert wandb.init_args.save_dir == csv_logger.init_args.save_dir == str(tmp_path)
+    assert not check_flags(
+        load_sweep(write_sweep(tmp_path / "q.yaml", {"model.head": {"values": ["v1"]}})), []
+    )
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"method": "hyperopt"}, "unknown method 'hyperopt'"),
+        ({"parameters": {"model.head": {"values": []}}}, "model.head has no values"),
+        ({"parameters": {"model.head": {"distribution": "categorical"}}}, "model.head has no values"),
+        ({"parameters": {"model.backbone.fuse_methd": {"values": ["sum"]}}}, "fuse_methd"),
+        ({"parameters": {"model.head": {"values": ["v3"]}}}, "model.head"),
+        ({"command": ["hrnet-lit", "fit", "${args}", "--config", "configs/quickstart.yaml"]}, "after every"),
+        ({"early_terminate": {"type": "median"}}, "hyperband"),
+    ],
+)
+def test_bad_sweep_files_are_refused_before_any_run(tmp_path: Path, change: dict, message: str) -> None:
+    path = write_sweep(tmp_path / "bad.yaml", **{"parameters": {"model.head": {"values": ["v1"]}}, **change})
+    output = tmp_path / "out"
+    with pytest.raises(SystemExit, match=message):
+        main([str(path), f"--output={output}"])
+    assert not output.exists()
+
+
+def test_extra_flags_must_not_override_swept_ones(tmp_path: Path) -> None:
+    sweep = load_sweep(write_sweep(tmp_path / "s.yaml", {"model.head": {"values": ["v1"]}}))
+    with pytest.raises(SweepError, match="override swept"):
+        check_flags(sweep, ["--model.head=v2"])
+
+
+def test_hyperband_maps_to_optuna() -> None:
+    pruner = make_pruner({"type": "hyperband", "max_iter": 27, "s": 2, "eta": 3})
+    assert isinstance(pruner, optuna.pruners.HyperbandPruner)
+    assert pruner._min_resource == 3 and pruner._max_resource == 27 and pruner._reduction_factor == 3
+
+
+def test_interrupted_trials_are_requeued_once(tmp_path: Path) -> None:
+    sweep = load_sweep(write_sweep(tmp_path / "s.yaml", {"model.head": {"values": ["v1", "v2", "v2p"]}}))
+    study = optuna.create_study(storage=f"sqlite:///{tmp_path / 'db.sqlite'}", sampler=sweep.sampler())
+    dist = {"model.head": optuna.distributions.CategoricalDistribution(["v1", "v2", "v2p"])}
+    for head, state, attrs in [
+        ("v1", "COMPLETE", {}),
+        ("v2", "FAIL", {"error": "ValueError: bad"}),  # the run failed on its own: stays failed
+        ("v2p", "FAIL", {}),  # Ctrl-C: run again
+    ]:
+        study.add_trial(
+            optuna.create_trial(
+                state=optuna.trial.TrialState[state],
+                value=0.5 if state == "COMPLETE" else None,
+                params={"model.head": head},
+                distributions=dist,
+                user_attrs=attrs,
+            )
+        )
+    requeue_interrupted(study)
+    requeue_interrupted(study)
+    waiting = study.get_trials(states=(optuna.trial.TrialState.WAITING,))
+    assert [t.params for t in waiting] == [{"model.head": "v2p"}]
+    assert runs_left(study, sweep, None) == 1 and runs_left(study, sweep, 0) == 0
+
+
+def test_a_run_is_pruned_between_validations(tmp_path: Path) -> None:
+    """Metric values are reported as the run writes them, and a pruned run is stopped mid-run."""
+    sweep = load_sweep(write_sweep(tmp_path / "s.yaml", {"model.head": {"values": ["v1"]}}))
+    script = (
+        "import pathlib, time\n"
+        "p = pathlib.Path('metrics.csv')\n"
+        "p.write_text('epoch,val/mIoU\\n0,0.1\\n')\n"
+        "time.sleep(120)\n"
+    )
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    study = optuna.create_study(direction="maximize", pruner=optuna.pruners.ThresholdPruner(lower=0.5))
+    trial = study.ask()
+    objective = Objective(sweep, tmp_path, [], add_csv=False, input_size=None)
+    start = time.time()
+    with pytest.raises(optuna.TrialPruned), pytest.MonkeyPatch.context() as mp:
+        mp.chdir(run_dir)
+        objective._run(trial, [sys.executable, "-c", script], run_dir, start - 1)
+    assert time.time() - start < 60
+    assert study.trials[0].intermediate_values == {1: 0.1}
+
+
+@pytest.mark.slow
+def test_local_sweep_runs_resumes_and_records_failures(
+    tmp_path: Path, tiny_fit: list[str], capsys: pytest.CaptureFixture
+) -> None:
+    """Three tiny runs: two train and get a real metric, width=0 fails at instantiation and is recorded
+    with its error while the sweep goes on; resuming the finished sweep runs nothing."""
+    path = write_sweep(tmp_path / "widths.yaml", {"model.backbone.width": {"values": [8, 0, 4]}})
+    output = tmp_path / "widths"
+    argv = [str(path), f"--output={output}", *tiny_extra(tiny_fit, "--model.backbone.width")]
+    main([*argv, "--extra+=--trainer.num_sanity_val_steps=0"])
+    rows = read_results(output)
+    assert [r["model.backbone.width"] for r in rows][-1] == "0"  # failed runs sort last
+    for row in rows[:2]:
+        assert row["status"] == "ok" and not row["error"]
+        assert 0.0 <= float(row["val/mIoU"]) <= 1.0
+        assert int(row["params"]) > 0 and float(row["gmacs"]) > 0 and float(row["wall_s"]) > 0
+    assert rows[2]["status"] == "failed" and "width=0" in rows[2]["error"] and not rows[2]["val/mIoU"]
+    assert "| run | status | model.backbone.width |" in (output / "results.md").read_text()
+    capsys.readouterr()
+
+    main([*argv, "--extra+=--trainer.num_sanity_val_steps=0"])  # resumed: nothing left, not even the failure
+    assert read_results(output) == rows
+    assert sorted(p.name for p in (output / "runs").iterdir()) == ["0", "1", "2"]
+    assert "run 3:" not in capsys.readouterr().out
