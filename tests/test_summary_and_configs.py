@@ -59,3 +59,20 @@ def test_a_misspelt_flag_names_the_key(capsys: pytest.CaptureFixture[str]) -> No
     with pytest.raises(SystemExit):
         parse_fit_args(["--config", str(CONFIGS[0]), "--model.backbone.widht=3"])
     assert "model.backbone.widht" in capsys.readouterr().err
+
+
+def test_quickstart_stays_small() -> None:
+    """`make train` must stay a few minutes on 2 CPU cores: bound its training compute, not its time.
+
+    The config as shipped (about 4.0e12 MACs forward + backward) trained in the time noted in the
+    README; a change that makes it much heavier fails here before it makes the quickstart slow.
+    """
+    from hrnet_lit.summary import summarize_fit_config
+
+    config = parse_fit_args(["--config", str(CONFIGS[0].with_name("quickstart.yaml"))])
+    data = config.data.init_args
+    cost = summarize_fit_config(["--config", str(CONFIGS[0].with_name("quickstart.yaml"))], None)
+    images = config.trainer.max_epochs * (data.num_train // data.batch_size) * data.batch_size
+    training_macs = 3 * cost["macs"] * images  # backward ~ 2x forward
+    assert config.trainer.accelerator == "cpu" and data.num_workers == 0
+    assert training_macs <= 4.5e12, f"quickstart grew to {training_macs:.2e} MACs"
