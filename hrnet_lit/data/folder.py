@@ -18,7 +18,7 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 _LAYOUT = """\
   <root>/classes.txt                       one class name per line (line i = class id i)
   <root>/images/<split>/<stem>.{png,jpg,jpeg}
-  <root>/masks/<split>/<stem>.png          8-bit, pixel value = class id, 255 = ignore"""
+  <root>/masks/<split>/<stem>.png          single-channel, pixel value = class id, 255 = ignore"""
 
 
 def read_class_names(root: str | Path) -> tuple[str, ...]:
