@@ -17,8 +17,10 @@ test: install
 	$(PY) -m ruff check hrnet_lit tests
 	$(PY) -m pytest -q
 
+# One BLAS/OpenMP thread: on 2 cores, two threads slow down by an order of magnitude as soon as
+# anything else runs (measured), and the quickstart network is too small to gain from them.
 train: install
-	$(VENV)/bin/hrnet-lit fit --config configs/quickstart.yaml
+	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} $(VENV)/bin/hrnet-lit fit --config configs/quickstart.yaml
 
 lint: install
 	$(PY) -m ruff check hrnet_lit tests
