@@ -1,0 +1,76 @@
+"""`hrnet-lit export`: a network to ONNX, with dynamic batch and spatial size."""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import torch
+from jsonargparse import ArgumentParser
+from torch import nn
+
+from hrnet_lit.models import build_model
+from hrnet_lit.models.config import BackboneConfig
+from hrnet_lit.models.heads import HeadName
+
+
+def export_onnx(
+    model: nn.Module, output: str | Path, input_size: tuple[int, int] = (512, 512), opset: int | None = None
+) -> Path:
+    """Write `model` (in eval mode) as ONNX to `output` and return its path.
+
+    Batch, height and width stay dynamic (`input_size` only shapes the example traced through);
+    a head that returns a list (V2p) gives one output per level. The file appears atomically,
+    so a failed export never leaves a truncated model behind.
+    """
+    output = Path(output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    example = torch.randn(2, 3, *input_size, device=next(model.parameters()).device)
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            outputs = model(example)
+        count = len(outputs) if isinstance(outputs, list | tuple) else 1
+        dims = {0: torch.export.Dim.DYNAMIC, 2: torch.export.Dim.DYNAMIC, 3: torch.export.Dim.DYNAMIC}
+        fd, tmp = tempfile.mkstemp(dir=output.parent, prefix=f".{output.name}.", suffix=".tmp")
+        os.close(fd)
+        try:
+            torch.onnx.export(
+                model,
+                (example,),
+                tmp,
+                input_names=["image"],
+                output_names=["output"] if count == 1 else [f"output{k}" for k in range(count)],
+                opset_version=opset,
+                dynamic_shapes=(dims,),
+                external_data=False,
+            )
+            os.replace(tmp, output)
+        finally:
+            Path(tmp).unlink(missing_ok=True)
+    finally:
+        model.train(was_training)
+    return output
+
+
+def parser() -> ArgumentParser:
+    p = ArgumentParser(prog="hrnet-lit export", description=__doc__)
+    p.add_class_arguments(BackboneConfig, as_group=True)
+    p.add_argument("--head", type=HeadName, default="v2", help="representation head")
+    p.add_argument("--num_classes", type=int, default=19, help="classes / heatmaps of the task layer")
+    p.add_argument("--input_size", type=tuple[int, int], default=(512, 512), help="H, W of the example")
+    p.add_argument("--opset", type=int | None, default=None, help="ONNX opset (exporter default if unset)")
+    p.add_argument("--output", type=Path, default=Path("hrnet.onnx"), help="where to write the model")
+    return p
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Minimal for now: exports a freshly initialised network built from the flags."""
+    args = parser().parse_args(sys.argv[2:] if argv is None else argv)
+    knobs = {k: args[k] for k in BackboneConfig.__dataclass_fields__}
+    backbone = BackboneConfig(**knobs)
+    model = build_model(args.head, args.num_classes, backbone.preset, **backbone.knobs())
+    print(export_onnx(model, args.output, tuple(args.input_size), args.opset))

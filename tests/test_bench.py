@@ -1,0 +1,37 @@
+"""`hrnet-lit bench`: both sides compute the same function, and the command reports what it promises."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from hrnet_lit import cli
+from hrnet_lit.bench import BenchConfig, build_pair, format_table
+
+
+@pytest.mark.parametrize("head", ["v2", "cls"])
+def test_both_sides_compute_the_same_function(head: str) -> None:
+    torch.manual_seed(0)
+    ours, reference = build_pair(BenchConfig(preset="w18_small_v1", head=head, num_classes=4))
+    x = torch.randn(2, 3, 64, 96)
+    with torch.no_grad():
+        torch.testing.assert_close(ours.eval()(x), reference.eval()(x), rtol=0, atol=1e-5)
+
+
+@pytest.mark.slow
+def test_bench_reports_speed_memory_and_ratios(capsys: pytest.CaptureFixture[str]) -> None:
+    flags = ["--preset=w18_small_v1", "--input_size=[64,64]", "--repeats=1", "--warmup=0", "--threads=1"]
+    threads = torch.get_num_threads()
+    try:
+        cli.main(["bench", *flags, "--channels_last=true", "--fuse_bn=true", "--json=true"])
+    finally:
+        torch.set_num_threads(threads)
+    row = json.loads(capsys.readouterr().out)
+    for key in ("train_speedup", "infer_speedup", "memory_ratio", "train_speedup_vs_eager"):
+        assert row[key] > 0, key
+    assert row["infer_speedup_vs_eager"] > 0 and row["ours_peak_train_mib"] > 0
+    assert row["timm_eager_train_images_per_s"] > 0, "fast paths on: plain timm is measured too"
+    table = format_table(row)
+    assert "ours/timm" in table and "eager fp32" in table
