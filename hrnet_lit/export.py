@@ -56,21 +56,53 @@ def export_onnx(
     return output
 
 
-def parser() -> ArgumentParser:
+def parser(with_network: bool = True) -> ArgumentParser:
     p = ArgumentParser(prog="hrnet-lit export", description=__doc__)
-    p.add_class_arguments(BackboneConfig, as_group=True)
-    p.add_argument("--head", type=HeadName, default="v2", help="representation head")
-    p.add_argument("--num_classes", type=int, default=19, help="classes / heatmaps of the task layer")
+    if with_network:
+        p.add_class_arguments(BackboneConfig, as_group=True)
+        p.add_argument("--head", type=HeadName, default="v2", help="representation head")
+        p.add_argument("--num_classes", type=int, default=19, help="classes / heatmaps of the task layer")
+    p.add_argument("--ckpt_path", type=Path | None, default=None, help="a checkpoint of `hrnet-lit fit`")
     p.add_argument("--input_size", type=tuple[int, int], default=(512, 512), help="H, W of the example")
     p.add_argument("--opset", type=int | None, default=None, help="ONNX opset (exporter default if unset)")
     p.add_argument("--output", type=Path, default=Path("hrnet.onnx"), help="where to write the model")
     return p
 
 
+def trained_network(ckpt_path: Path | None, fit_args: list[str]) -> nn.Module:
+    """The segmentation network of a checkpoint, or of a fit config (`--config` + flags) when none.
+
+    It maps an image to class logits at 1/4 of its size, as the task's forward does.
+    """
+    from hrnet_lit.cli import lightning_cli
+    from hrnet_lit.tasks import SegmentationTask
+
+    if ckpt_path is not None:
+        if not ckpt_path.is_file():
+            raise FileNotFoundError(f"--ckpt_path {str(ckpt_path)!r} does not exist")
+        return SegmentationTask.load_from_checkpoint(ckpt_path, map_location="cpu").net
+    on_cpu = [
+        "--trainer.accelerator=cpu",
+        "--trainer.devices=1",
+        "--trainer.strategy=auto",
+        "--trainer.logger=false",
+    ]
+    return lightning_cli([*fit_args, *on_cpu], run=False).model.net
+
+
 def main(argv: list[str] | None = None) -> None:
-    """Minimal for now: exports a freshly initialised network built from the flags."""
-    args = parser().parse_args(sys.argv[2:] if argv is None else argv)
-    knobs = {k: args[k] for k in BackboneConfig.__dataclass_fields__}
-    backbone = BackboneConfig(**knobs)
-    model = build_model(args.head, args.num_classes, backbone.preset, **backbone.knobs())
+    """`export [network flags]` for a fresh network, or `export --config fit.yaml [fit flags]` /
+    `export --ckpt_path=run.ckpt` for a trained one; with `--config`, only `--ckpt_path=`,
+    `--input_size=`, `--opset=` and `--output=` are export flags, the rest go to the fit parser."""
+    argv = sys.argv[2:] if argv is None else argv
+    own_flags = ("--ckpt_path=", "--input_size=", "--opset=", "--output=")
+    if any(a == "--config" or a.startswith(("--config=", "--ckpt_path=")) for a in argv):
+        own = [a for a in argv if a.startswith(own_flags)]
+        args = parser(with_network=False).parse_args(own)
+        model = trained_network(args.ckpt_path, [a for a in argv if a not in own])
+    else:
+        args = parser().parse_args(argv)
+        knobs = {k: args[k] for k in BackboneConfig.__dataclass_fields__}
+        backbone = BackboneConfig(**knobs)
+        model = build_model(args.head, args.num_classes, backbone.preset, **backbone.knobs())
     print(export_onnx(model, args.output, tuple(args.input_size), args.opset))

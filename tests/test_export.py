@@ -27,3 +27,29 @@ def test_v2p_pyramid_round_trips_through_onnxruntime_at_an_odd_size(tmp_path: Pa
     got = session.run(None, {"image": x.numpy()})
     for e, g in zip(expected, got, strict=True):
         np.testing.assert_allclose(g, e.numpy(), rtol=1e-4, atol=1e-4)
+
+
+def test_export_command_from_a_fit_checkpoint(tmp_path: Path, tiny_fit: list[str]) -> None:
+    from hrnet_lit.cli import main
+
+    main(["fit", *tiny_fit, "--model.head=v1", f"--trainer.logger.init_args.save_dir={tmp_path}"])
+    (ckpt,) = tmp_path.glob("lightning_logs/*/checkpoints/last.ckpt")
+    output = tmp_path / "seg.onnx"
+    main(["export", f"--ckpt_path={ckpt}", f"--output={output}", "--input_size=[64,64]"])
+    session = onnxruntime.InferenceSession(str(output), providers=["CPUExecutionProvider"])
+    x = torch.randn(1, 3, 97, 131)
+    (got,) = session.run(None, {"image": x.numpy()})
+    assert got.shape == (1, 5, 25, 33)
+
+    fresh = tmp_path / "fresh.onnx"
+    main(
+        [
+            "export",
+            "--config",
+            "configs/quickstart.yaml",
+            "--model.backbone.width=8",
+            f"--output={fresh}",
+            "--input_size=[64,64]",
+        ]
+    )
+    assert fresh.is_file()
