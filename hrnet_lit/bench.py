@@ -63,7 +63,8 @@ class BenchConfig:
         warmup: untimed repetitions first (at least one when compiling).
         threads: CPU threads per process (torch's default when unset).
         clock: `wall` time, or this process's `cpu` time: with `threads=1` on a CPU that other jobs
-            share, the CPU time is what a quiet machine's wall time would be, without their noise.
+            share, it leaves out the time spent waiting for a core (not their cache and memory
+            traffic).
     """
 
     preset: PresetName = "w18"

@@ -92,8 +92,9 @@ class HRNet(nn.Module):
 
     `grad_checkpointing` recomputes in backward each stage-1 unit and each module of stages 2 and 3:
     per recomputed FLOP they hold the most activation memory (wide 1/4-resolution maps). Stage 4's
-    modules, heavy on low-resolution compute, are kept: recomputing them too would cost W32 about
-    25% more time for about 20% more memory (HRNet-W32 V2 at 512 x 512: -47% peak, +29% time).
+    modules, heavy on low-resolution compute, are kept: recomputing them too cost W32 about 25% more
+    time for 22% more memory. HRNetV2-W32 at 512 x 512 trains with 47% less peak memory, 9% to 29%
+    slower across our CPU runs (benchmarks/README.md).
     """
 
     def __init__(
