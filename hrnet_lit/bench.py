@@ -197,8 +197,8 @@ def _seconds(fn: Callable[[torch.Tensor], None], x: torch.Tensor, clock: Clock) 
     return now() - start
 
 
-def measure_speed(config: BenchConfig, runners: dict[str, Runner]) -> dict[str, float]:
-    """Median images/s of each runner's training step and inference, the sides interleaved."""
+def measure_speed(config: BenchConfig, runners: dict[str, Runner]) -> dict[str, list[float]]:
+    """Seconds per repetition of each runner's training step and inference, the sides interleaved."""
     torch.manual_seed(0)
     image = torch.randn(config.batch_size, 3, *config.input_size)
     inputs = {name: runner.input(image) for name, runner in runners.items()}
@@ -214,7 +214,13 @@ def measure_speed(config: BenchConfig, runners: dict[str, Runner]) -> dict[str, 
                 seconds = _seconds(step, inputs[name], config.clock)
                 if r >= warmup:
                     times[f"{name}_{kind}"].append(seconds)
-    return {f"{key}_images_per_s": config.batch_size / statistics.median(t) for key, t in times.items()}
+    return times
+
+
+def paired_speedups(ours: list[float], theirs: list[float]) -> list[float]:
+    """Per-repetition speedups (their time / ours): the two ran back to back, so drift cancels
+    in each pair and the spread of these says how far a ratio can be trusted."""
+    return sorted(t / o for o, t in zip(ours, theirs, strict=True))
 
 
 def _status_kib(field: str) -> int:
@@ -289,7 +295,8 @@ def bench(config: BenchConfig) -> dict[str, Any]:
     row: dict[str, Any] = {**asdict(config), "device": str(config.torch_device())}
     row["threads"] = torch.get_num_threads()
     row["input_size"] = list(config.input_size)
-    row.update(measure_speed(config, build_runners(config)))
+    times = measure_speed(config, build_runners(config))
+    row.update({f"{key}_images_per_s": config.batch_size / statistics.median(t) for key, t in times.items()})
     for side, peak in measure_memory(config).items():
         row[f"{side}_peak_train_mib"] = None if peak is None else round(peak / 2**20, 1)
     baseline = "timm_eager" if config.fast else "timm"
@@ -297,6 +304,8 @@ def bench(config: BenchConfig) -> dict[str, Any]:
         ours = row[f"ours_{kind}_images_per_s"]
         row[f"{kind}_speedup"] = round(ours / row[f"timm_{kind}_images_per_s"], 3)
         row[f"{kind}_speedup_vs_eager"] = round(ours / row[f"{baseline}_{kind}_images_per_s"], 3)
+        pairs = paired_speedups(times[f"ours_{kind}"], times[f"timm_{kind}"])
+        row[f"{kind}_speedup_range"] = [round(pairs[0], 3), round(pairs[-1], 3)]
     peaks = row["ours_peak_train_mib"], row["timm_peak_train_mib"]
     row["memory_ratio"] = round(peaks[0] / peaks[1], 3) if None not in peaks else None
     return row
@@ -321,6 +330,11 @@ def format_table(row: dict[str, Any]) -> str:
         cells = [row[f"ours_{key}"], row[f"timm_{key}"], row[ratio]]
         text = ["-" if c is None else f"{c:.4g}" for c in cells]
         lines.append(f"{label:<18}{text[0]:>10}{text[1]:>10}{text[2]:>11}")
+    train, infer = row["train_speedup_range"], row["infer_speedup_range"]
+    lines.append(
+        f"ours/timm per repetition: train {train[0]:.3f} to {train[1]:.3f}, "
+        f"infer {infer[0]:.3f} to {infer[1]:.3f}"
+    )
     lines.append(
         f"ours vs timm in eager fp32: train {row['train_speedup_vs_eager']:.3g}x, "
         f"infer {row['infer_speedup_vs_eager']:.3g}x"

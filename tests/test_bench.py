@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from hrnet_lit import cli
-from hrnet_lit.bench import BenchConfig, build_pair, format_table
+from hrnet_lit.bench import BenchConfig, build_pair, format_table, paired_speedups
 
 
 @pytest.mark.parametrize("head", ["v2", "cls"])
@@ -33,5 +33,12 @@ def test_bench_reports_speed_memory_and_ratios(capsys: pytest.CaptureFixture[str
         assert row[key] > 0, key
     assert row["infer_speedup_vs_eager"] > 0 and row["ours_peak_train_mib"] > 0
     assert row["timm_eager_train_images_per_s"] > 0, "fast paths on: plain timm is measured too"
+    for kind in ("train", "infer"):
+        low, high = row[f"{kind}_speedup_range"]
+        assert 0 < low <= high, kind
     table = format_table(row)
-    assert "ours/timm" in table and "eager fp32" in table
+    assert "ours/timm" in table and "eager fp32" in table and "per repetition" in table
+
+
+def test_paired_speedups_divide_each_repetition_by_its_partner() -> None:
+    assert paired_speedups([2.0, 1.0, 4.0], [2.0, 3.0, 2.0]) == [0.5, 1.0, 3.0]
