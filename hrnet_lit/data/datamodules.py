@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from pathlib import Path
+from typing import Any
 
 import lightning.pytorch as pl
 import numpy as np
@@ -27,6 +28,13 @@ class SegmentationDataModule(pl.LightningDataModule, ABC):
     after construction, before ``setup``, so the CLI can link ``data.num_classes`` to the model.
     Training batches are random crops of a fixed size; evaluation uses whole images, which for real
     datasets differ in size and so are served one per batch (see ``eval_batch_size``).
+
+    Args:
+        crop_size: training crop (H, W).
+        batch_size: training images per step (and per evaluation step where sizes agree).
+        num_workers: loader processes; 0 loads in the training process.
+        scale_range: random rescaling of training images before cropping.
+        predict_dir: folder of images for ``predict``.
     """
 
     def __init__(
@@ -142,12 +150,10 @@ class SyntheticDataModule(SegmentationDataModule):
         image_size: tuple[int, int] = (128, 128),
         seed: int = 0,
         crop_size: tuple[int, int] = (128, 128),
-        batch_size: int = 8,
-        num_workers: int = 2,
         scale_range: tuple[float, float] = (0.75, 1.5),
-        predict_dir: str | None = None,
+        **kwargs: Any,
     ) -> None:
-        super().__init__(crop_size, batch_size, num_workers, scale_range, predict_dir)
+        super().__init__(crop_size=crop_size, scale_range=scale_range, **kwargs)
         self.num_train = num_train
         self.num_val = num_val
         self.image_size = image_size
@@ -177,18 +183,20 @@ class SyntheticDataModule(SegmentationDataModule):
 
 
 class CityscapesDataModule(SegmentationDataModule):
-    """Cityscapes fine, 19 classes. Its test labels are withheld, so ``test`` scores the val split."""
+    """Cityscapes fine, 19 classes. Its test labels are withheld, so ``test`` scores the val split.
+
+    Args:
+        root: the folder holding ``leftImg8bit/`` and ``gtFine/``.
+        crop_size: training crop (H, W); other arguments: see ``SegmentationDataModule``.
+    """
 
     def __init__(
         self,
         root: str,
         crop_size: tuple[int, int] = (512, 1024),
-        batch_size: int = 8,
-        num_workers: int = 2,
-        scale_range: tuple[float, float] = (0.5, 2.0),
-        predict_dir: str | None = None,
+        **kwargs: Any,
     ) -> None:
-        super().__init__(crop_size, batch_size, num_workers, scale_range, predict_dir)
+        super().__init__(crop_size=crop_size, **kwargs)
         self.root = root
 
     @property
@@ -204,18 +212,20 @@ class CityscapesDataModule(SegmentationDataModule):
 
 
 class ADE20KDataModule(SegmentationDataModule):
-    """ADE20K SceneParsing, 150 classes; it has no labelled test split, so ``test`` scores val."""
+    """ADE20K SceneParsing, 150 classes; it has no labelled test split, so ``test`` scores val.
+
+    Args:
+        root: the ``ADEChallengeData2016`` folder or its parent.
+        crop_size: training crop (H, W); other arguments: see ``SegmentationDataModule``.
+    """
 
     def __init__(
         self,
         root: str,
         crop_size: tuple[int, int] = (512, 512),
-        batch_size: int = 8,
-        num_workers: int = 2,
-        scale_range: tuple[float, float] = (0.5, 2.0),
-        predict_dir: str | None = None,
+        **kwargs: Any,
     ) -> None:
-        super().__init__(crop_size, batch_size, num_workers, scale_range, predict_dir)
+        super().__init__(crop_size=crop_size, **kwargs)
         self.root = root
 
     @property
@@ -231,18 +241,20 @@ class ADE20KDataModule(SegmentationDataModule):
 
 
 class FolderDataModule(SegmentationDataModule):
-    """A researcher's own data (see :class:`FolderSegmentation`); ``classes.txt`` is read at once."""
+    """A researcher's own data (see :class:`FolderSegmentation`); ``classes.txt`` is read at once.
+
+    Args:
+        root: the folder holding ``classes.txt``, ``images/<split>/`` and ``masks/<split>/``.
+        crop_size: training crop (H, W); other arguments: see ``SegmentationDataModule``.
+    """
 
     def __init__(
         self,
         root: str,
         crop_size: tuple[int, int] = (512, 512),
-        batch_size: int = 8,
-        num_workers: int = 2,
-        scale_range: tuple[float, float] = (0.5, 2.0),
-        predict_dir: str | None = None,
+        **kwargs: Any,
     ) -> None:
-        super().__init__(crop_size, batch_size, num_workers, scale_range, predict_dir)
+        super().__init__(crop_size=crop_size, **kwargs)
         self.root = root
         self._class_names = read_class_names(root)
 

@@ -15,6 +15,16 @@ class HRNetTask(pl.LightningModule):
 
     The defaults are the official Cityscapes recipe: SGD, momentum 0.9, weight decay 5e-4 on every
     parameter, lr 0.01 with poly decay (power 0.9) over all training steps.
+
+    Args:
+        optimizer: a timm optimizer name (`sgd`, `adamw`, `lamb`, ...).
+        lr: peak learning rate.
+        momentum: SGD momentum (ignored by optimizers without one).
+        weight_decay: applied to every parameter, as the official recipe does.
+        scheduler: a timm scheduler name (`poly`, `cosine`, `step`, ...), stepped every update.
+        poly_power: exponent of the poly decay (timm's `decay_rate`).
+        warmup_epochs: linear warm-up length.
+        min_lr: floor of the decayed learning rate.
     """
 
     def __init__(

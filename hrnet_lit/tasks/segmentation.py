@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 from lightning.pytorch.utilities import rank_zero_info
@@ -56,7 +56,8 @@ class SegmentationTask(HRNetTask):
         eval_window: sliding-window inference as ((crop_h, crop_w), (stride_h, stride_w)); None: whole image.
         channels_last: run the network in channels_last memory format.
         compile: `torch.compile` the network (state dict keys unchanged).
-        optimizer, lr, momentum, weight_decay, scheduler, poly_power, warmup_epochs, min_lr: see `HRNetTask`.
+        optim_kwargs: `optimizer`, `lr`, `momentum`, `weight_decay`, `scheduler`, `poly_power`,
+            `warmup_epochs`, `min_lr`: see `HRNetTask`.
     """
 
     def __init__(
@@ -76,16 +77,9 @@ class SegmentationTask(HRNetTask):
         eval_window: tuple[tuple[int, int], tuple[int, int]] | None = None,
         channels_last: bool = False,
         compile: bool = False,
-        optimizer: str = "sgd",
-        lr: float = 0.01,
-        momentum: float = 0.9,
-        weight_decay: float = 5e-4,
-        scheduler: str = "poly",
-        poly_power: float = 0.9,
-        warmup_epochs: int = 0,
-        min_lr: float = 0.0,
+        **optim_kwargs: Any,
     ) -> None:
-        super().__init__(optimizer, lr, momentum, weight_decay, scheduler, poly_power, warmup_epochs, min_lr)
+        super().__init__(**optim_kwargs)
         self.save_hyperparameters()
         if class_weights is not None and len(class_weights) != num_classes:
             raise ValueError(
