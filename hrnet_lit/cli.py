@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import sys
+import warnings
 
 from jsonargparse import Namespace
 from lightning.pytorch.callbacks import ModelCheckpoint
@@ -59,6 +60,8 @@ def lightning_cli(
 ) -> HRNetCLI:
     """The LightningCLI behind `hrnet-lit fit|validate|test|predict`; `run=False` parses and builds,
     without a subcommand in `argv`."""
+    if argv is not None:  # the tools pass their own share of the command line on purpose
+        warnings.filterwarnings("ignore", message="LightningCLI's args parameter is intended")
     return cls(
         SegmentationTask,
         SegmentationDataModule,

@@ -11,9 +11,7 @@ import torch
 from jsonargparse import ArgumentParser
 from torch import nn
 
-from hrnet_lit.models import build_model
-from hrnet_lit.models.config import BackboneConfig
-from hrnet_lit.models.heads import HeadName
+from hrnet_lit.network_args import NetworkArgs, add_network_arguments, split_own_flags, uses_fit_config
 
 
 def export_onnx(
@@ -59,9 +57,7 @@ def export_onnx(
 def parser(with_network: bool = True) -> ArgumentParser:
     p = ArgumentParser(prog="hrnet-lit export", description=__doc__)
     if with_network:
-        p.add_class_arguments(BackboneConfig, as_group=True)
-        p.add_argument("--head", type=HeadName, default="v2", help="representation head")
-        p.add_argument("--num_classes", type=int, default=19, help="classes / heatmaps of the task layer")
+        add_network_arguments(p)
     p.add_argument("--ckpt_path", type=Path | None, default=None, help="a checkpoint of `hrnet-lit fit`")
     p.add_argument("--input_size", type=tuple[int, int], default=(512, 512), help="H, W of the example")
     p.add_argument("--opset", type=int | None, default=None, help="ONNX opset (exporter default if unset)")
@@ -95,14 +91,11 @@ def main(argv: list[str] | None = None) -> None:
     `export --ckpt_path=run.ckpt` for a trained one; with `--config`, only `--ckpt_path=`,
     `--input_size=`, `--opset=` and `--output=` are export flags, the rest go to the fit parser."""
     argv = sys.argv[2:] if argv is None else argv
-    own_flags = ("--ckpt_path=", "--input_size=", "--opset=", "--output=")
-    if any(a == "--config" or a.startswith(("--config=", "--ckpt_path=")) for a in argv):
-        own = [a for a in argv if a.startswith(own_flags)]
+    if uses_fit_config(argv, also=("--ckpt_path=",)):
+        own, fit_args = split_own_flags(argv, ("--ckpt_path=", "--input_size=", "--opset=", "--output="))
         args = parser(with_network=False).parse_args(own)
-        model = trained_network(args.ckpt_path, [a for a in argv if a not in own])
+        model = trained_network(args.ckpt_path, fit_args)
     else:
         args = parser().parse_args(argv)
-        knobs = {k: args[k] for k in BackboneConfig.__dataclass_fields__}
-        backbone = BackboneConfig(**knobs)
-        model = build_model(args.head, args.num_classes, backbone.preset, **backbone.knobs())
+        model = NetworkArgs.from_namespace(args).build()
     print(export_onnx(model, args.output, tuple(args.input_size), args.opset))

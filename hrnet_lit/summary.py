@@ -11,9 +11,9 @@ import torch
 from jsonargparse import ArgumentParser
 
 from hrnet_lit.cli import parse_fit_args
-from hrnet_lit.models import build_model, count_macs, count_params, gmacs
+from hrnet_lit.models import count_macs, count_params, gmacs
 from hrnet_lit.models.config import BackboneConfig
-from hrnet_lit.models.heads import HeadName
+from hrnet_lit.network_args import NetworkArgs, add_network_arguments, split_own_flags, uses_fit_config
 from hrnet_lit.tasks.segmentation import build_segmenter
 
 
@@ -23,15 +23,13 @@ def network_cost(model: torch.nn.Module, input_size: tuple[int, int]) -> dict[st
     return {"params": count_params(model), "macs": macs, "gmacs": round(gmacs(macs), 2)}
 
 
-def summarize(
-    backbone: BackboneConfig, head: HeadName, num_classes: int, input_size: tuple[int, int]
-) -> dict[str, Any]:
+def summarize(network: NetworkArgs, input_size: tuple[int, int]) -> dict[str, Any]:
     with torch.device("meta"):
-        model = build_model(head, num_classes, backbone.preset, **backbone.knobs())
+        model = network.build()
     return {
-        "preset": backbone.preset,
-        "head": head,
-        "num_classes": num_classes,
+        "preset": network.backbone.preset,
+        "head": network.head,
+        "num_classes": network.num_classes,
         "input_size": list(input_size),
         **network_cost(model, input_size),
     }
@@ -58,9 +56,7 @@ def summarize_fit_config(argv: list[str], input_size: tuple[int, int] | None) ->
 def parser(with_network: bool = True) -> ArgumentParser:
     p = ArgumentParser(prog="hrnet-lit summary", description=__doc__)
     if with_network:
-        p.add_class_arguments(BackboneConfig, as_group=True)
-        p.add_argument("--head", type=HeadName, default="v2", help="representation head")
-        p.add_argument("--num_classes", type=int, default=19, help="classes / heatmaps of the task layer")
+        add_network_arguments(p)
     p.add_argument(
         "--input_size",
         type=tuple[int, int] | None,
@@ -77,16 +73,14 @@ def main(argv: list[str] | None = None) -> None:
     With `--config`, every flag except `--input_size=` and `--json=` goes to the fit parser.
     """
     argv = sys.argv[2:] if argv is None else argv
-    if any(a == "--config" or a.startswith("--config=") for a in argv):
-        own = [a for a in argv if a.startswith(("--input_size=", "--json="))]
+    if uses_fit_config(argv):
+        own, fit_args = split_own_flags(argv, ("--input_size=", "--json="))
         args = parser(with_network=False).parse_args(own)
-        fit_args = [a for a in argv if a not in own]
         row = summarize_fit_config(fit_args, tuple(args.input_size) if args.input_size else None)
     else:
         args = parser().parse_args(argv)
-        knobs = {k: args[k] for k in BackboneConfig.__dataclass_fields__}
         size = tuple(args.input_size or (1024, 2048))
-        row = summarize(BackboneConfig(**knobs), args.head, args.num_classes, size)
+        row = summarize(NetworkArgs.from_namespace(args), size)
     if args.json:
         print(json.dumps(row))
     else:
