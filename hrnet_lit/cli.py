@@ -20,7 +20,7 @@ TOOLS = {
     "summary": "hrnet_lit.summary",
     "bench": "hrnet_lit.bench",
     "export": "hrnet_lit.export",
-    "sweep": "hrnet_lit.sweep",
+    "sweep": "hrnet_lit.sweep.cli",
 }
 
 TRAINER_DEFAULTS = {

@@ -15,18 +15,10 @@ import pytest
 import yaml
 
 from hrnet_lit.cli import parse_fit_args
-from hrnet_lit.sweep import (
-    Objective,
-    SweepError,
-    check_flags,
-    fit_args,
-    load_sweep,
-    main,
-    make_pruner,
-    placement,
-    requeue_interrupted,
-    runs_left,
-)
+from hrnet_lit.sweep.cli import main
+from hrnet_lit.sweep.runs import Objective, check_flags, fit_args, placement
+from hrnet_lit.sweep.spec import SweepError, load_sweep, make_pruner
+from hrnet_lit.sweep.study import requeue_interrupted, runs_left
 
 SWEEPS = sorted(Path("configs/sweeps").glob("*.yaml"))
 QUICKSTART = ["${env}", "hrnet-lit", "fit", "--config", "configs/quickstart.yaml", "${args}"]
