@@ -29,7 +29,7 @@ from jsonargparse import ArgumentParser
 from jsonargparse.typing import NonNegativeInt, PositiveInt
 from torch import nn
 
-from hrnet_lit.models import build_model, load_pretrained
+from hrnet_lit.models import build_model, count_macs, load_pretrained
 from hrnet_lit.models.fast import fuse_for_inference
 from hrnet_lit.models.heads import HeadName
 from hrnet_lit.models.presets import PresetName
@@ -65,6 +65,8 @@ class BenchConfig:
         clock: `wall` time, or this process's `cpu` time: with `threads=1` on a CPU that other jobs
             share, it leaves out the time spent waiting for a core (not their cache and memory
             traffic).
+        peak_tflops: the chip's peak TFLOP/s at `precision` (an H200: 989 dense bf16), to state
+            the share of it that our network reaches.
     """
 
     preset: PresetName = "w18"
@@ -82,6 +84,7 @@ class BenchConfig:
     warmup: NonNegativeInt = 1
     threads: PositiveInt | None = None
     clock: Clock = "wall"
+    peak_tflops: float | None = None
 
     @property
     def fast(self) -> bool:
@@ -288,6 +291,28 @@ def _memory_child(request: str) -> None:
     print(json.dumps(_step_memory(config, fields["side"])))
 
 
+def achieved_tflops(config: BenchConfig, row: dict[str, Any]) -> dict[str, float]:
+    """Our network's TFLOP/s (2 FLOPs per conv / linear MAC; a training step as three forwards),
+    and their share of `peak_tflops` when given."""
+    with torch.device("meta"):
+        model = build_model(config.head, config.num_classes, config.preset)
+    flops = 2 * count_macs(model, config.input_size)
+    tflops = {
+        "train": 3 * flops * row["ours_train_images_per_s"] / 1e12,
+        "infer": flops * row["ours_infer_images_per_s"] / 1e12,
+    }
+    out = {f"ours_{kind}_tflops": _significant(value) for kind, value in tflops.items()}
+    if config.peak_tflops:
+        out.update(
+            {f"ours_{kind}_peak_share": _significant(v / config.peak_tflops) for kind, v in tflops.items()}
+        )
+    return out
+
+
+def _significant(value: float, digits: int = 4) -> float:
+    return float(f"{value:.{digits}g}")
+
+
 def bench(config: BenchConfig) -> dict[str, Any]:
     """Speed and memory of both sides and their ratios (ours / timm), as one flat record."""
     if config.threads is not None:
@@ -306,6 +331,7 @@ def bench(config: BenchConfig) -> dict[str, Any]:
         row[f"{kind}_speedup_vs_eager"] = round(ours / row[f"{baseline}_{kind}_images_per_s"], 3)
         pairs = paired_speedups(times[f"ours_{kind}"], times[f"timm_{kind}"])
         row[f"{kind}_speedup_range"] = [round(pairs[0], 3), round(pairs[-1], 3)]
+    row.update(achieved_tflops(config, row))
     peaks = row["ours_peak_train_mib"], row["timm_peak_train_mib"]
     row["memory_ratio"] = round(peaks[0] / peaks[1], 3) if None not in peaks else None
     return row
@@ -334,6 +360,9 @@ def format_table(row: dict[str, Any]) -> str:
     lines.append(
         f"ours/timm per repetition: train {train[0]:.3f} to {train[1]:.3f}, "
         f"infer {infer[0]:.3f} to {infer[1]:.3f}"
+    )
+    lines.append(
+        f"ours: train {row['ours_train_tflops']:.3g} TFLOP/s, infer {row['ours_infer_tflops']:.3g} TFLOP/s"
     )
     lines.append(
         f"ours vs timm in eager fp32: train {row['train_speedup_vs_eager']:.3g}x, "

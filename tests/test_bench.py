@@ -23,6 +23,7 @@ def test_both_sides_compute_the_same_function(head: str) -> None:
 @pytest.mark.slow
 def test_bench_reports_speed_memory_and_ratios(capsys: pytest.CaptureFixture[str]) -> None:
     flags = ["--preset=w18_small_v1", "--input_size=[64,64]", "--repeats=1", "--warmup=0", "--threads=1"]
+    flags.append("--peak_tflops=2.5")
     threads = torch.get_num_threads()
     try:
         cli.main(["bench", *flags, "--channels_last=true", "--fuse_bn=true", "--json=true"])
@@ -36,6 +37,8 @@ def test_bench_reports_speed_memory_and_ratios(capsys: pytest.CaptureFixture[str
     for kind in ("train", "infer"):
         low, high = row[f"{kind}_speedup_range"]
         assert 0 < low <= high, kind
+        share = row[f"ours_{kind}_tflops"] / 2.5
+        assert row[f"ours_{kind}_peak_share"] == pytest.approx(share, rel=1e-3) and share > 0, kind
     table = format_table(row)
     assert "ours/timm" in table and "eager fp32" in table and "per repetition" in table
 
