@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import lightning.pytorch as pl
 import numpy as np
@@ -182,7 +182,28 @@ class SyntheticDataModule(SegmentationDataModule):
         return SyntheticShapes(size, self.image_size, self.seed * 3 + offset, transform)
 
 
-class CityscapesDataModule(SegmentationDataModule):
+class PublishedDataModule(SegmentationDataModule):
+    """A published dataset under ``root``, whose classes and palette its dataset class fixes."""
+
+    dataset: ClassVar[type[CityscapesSegmentation | ADE20KSegmentation]]
+
+    def __init__(self, root: str, crop_size: tuple[int, int], **kwargs: Any) -> None:
+        super().__init__(crop_size=crop_size, **kwargs)
+        self.root = root
+
+    @property
+    def class_names(self) -> tuple[str, ...]:
+        return self.dataset.classes
+
+    @property
+    def palette(self) -> np.ndarray:
+        return self.dataset.palette
+
+    def make_dataset(self, split: str, transform: SegTransform) -> Dataset:
+        return self.dataset(self.root, split, transform)
+
+
+class CityscapesDataModule(PublishedDataModule):
     """Cityscapes fine, 19 classes. Its test labels are withheld, so ``test`` scores the val split.
 
     Args:
@@ -190,28 +211,13 @@ class CityscapesDataModule(SegmentationDataModule):
         crop_size: training crop (H, W); other arguments: see ``SegmentationDataModule``.
     """
 
-    def __init__(
-        self,
-        root: str,
-        crop_size: tuple[int, int] = (512, 1024),
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(crop_size=crop_size, **kwargs)
-        self.root = root
+    dataset = CityscapesSegmentation
 
-    @property
-    def class_names(self) -> tuple[str, ...]:
-        return CityscapesSegmentation.classes
-
-    @property
-    def palette(self) -> np.ndarray:
-        return CityscapesSegmentation.palette
-
-    def make_dataset(self, split: str, transform: SegTransform) -> Dataset:
-        return CityscapesSegmentation(self.root, split, transform)
+    def __init__(self, root: str, crop_size: tuple[int, int] = (512, 1024), **kwargs: Any) -> None:
+        super().__init__(root=root, crop_size=crop_size, **kwargs)
 
 
-class ADE20KDataModule(SegmentationDataModule):
+class ADE20KDataModule(PublishedDataModule):
     """ADE20K SceneParsing, 150 classes; it has no labelled test split, so ``test`` scores val.
 
     Args:
@@ -219,25 +225,10 @@ class ADE20KDataModule(SegmentationDataModule):
         crop_size: training crop (H, W); other arguments: see ``SegmentationDataModule``.
     """
 
-    def __init__(
-        self,
-        root: str,
-        crop_size: tuple[int, int] = (512, 512),
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(crop_size=crop_size, **kwargs)
-        self.root = root
+    dataset = ADE20KSegmentation
 
-    @property
-    def class_names(self) -> tuple[str, ...]:
-        return ADE20KSegmentation.classes
-
-    @property
-    def palette(self) -> np.ndarray:
-        return ADE20KSegmentation.palette
-
-    def make_dataset(self, split: str, transform: SegTransform) -> Dataset:
-        return ADE20KSegmentation(self.root, split, transform)
+    def __init__(self, root: str, crop_size: tuple[int, int] = (512, 512), **kwargs: Any) -> None:
+        super().__init__(root=root, crop_size=crop_size, **kwargs)
 
 
 class FolderDataModule(SegmentationDataModule):
