@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+import yaml
 
 from hrnet_lit.cli import main, parse_fit_args
 
@@ -53,6 +54,20 @@ def test_every_config_parses(config: Path) -> None:
     parsed = parse_fit_args(["--config", str(config)])
     assert parsed.model.head in {"v1", "v2", "v2p"}
     assert parsed.data.class_path.startswith("hrnet_lit.data.")
+
+
+@pytest.mark.parametrize("config", [c for c in CONFIGS if c.stem != "quickstart"], ids=lambda c: c.stem)
+def test_real_data_configs_keep_their_own_data_values(config: Path) -> None:
+    """What the file sets, and the official rescaling, not values of the default synthetic data."""
+    data = yaml.safe_load(config.read_text())["data"]["init_args"]
+    parsed = parse_fit_args(["--config", str(config)]).data.init_args
+    assert tuple(parsed.crop_size) == tuple(data["crop_size"])
+    assert tuple(parsed.scale_range) == (0.5, 2.0)
+
+
+def test_choosing_a_data_module_by_flag_gives_its_rescaling() -> None:
+    data = parse_fit_args(["--data=CityscapesDataModule", "--data.root=somewhere"]).data.init_args
+    assert tuple(data.scale_range) == (0.5, 2.0)
 
 
 def test_a_misspelt_flag_names_the_key(capsys: pytest.CaptureFixture[str]) -> None:
