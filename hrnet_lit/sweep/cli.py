@@ -69,8 +69,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser().parse_args(sys.argv[2:] if argv is None else argv)
     path = Path(args.file)
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
-    # Parsing the runs in-process would warn about sys.argv and log "Seed set" once per run.
-    warnings.filterwarnings("ignore", message="LightningCLI's args parameter")
+    # Parsing the runs in-process would log "Seed set" once per run.
     logging.getLogger("lightning.fabric.utilities.seed").setLevel(logging.WARNING)
     try:
         sweep = load_sweep(path)

@@ -20,6 +20,7 @@ from lightning.pytorch.loggers import CSVLogger
 
 from hrnet_lit.cli import parse_fit_args
 from hrnet_lit.models import gmacs
+from hrnet_lit.network_args import uses_fit_config
 from hrnet_lit.summary import summarize_fit_config
 from hrnet_lit.sweep.spec import Sweep, SweepError
 
@@ -54,7 +55,7 @@ def check_flags(sweep: Sweep, extra: list[str]) -> bool:
 
     Returns whether the runs need a CSVLogger next to their own logger (see `placement`).
     """
-    if any(a == "--config" or a.startswith("--config=") for a in extra):
+    if uses_fit_config(extra):
         raise SweepError("--extra must not hold --config: it would override the swept flags")
     swept = {p.key for p in sweep.parameters}
     clashes = [a for a in extra if a[2:].partition("=")[0].rstrip("+") in swept]
