@@ -70,7 +70,7 @@ def trained_network(ckpt_path: Path | None, fit_args: list[str]) -> nn.Module:
 
     It maps an image to class logits at 1/4 of its size, as the task's forward does.
     """
-    from hrnet_lit.cli import lightning_cli
+    from hrnet_lit.lightning_cli import lightning_cli
     from hrnet_lit.tasks import SegmentationTask
 
     if ckpt_path is not None:

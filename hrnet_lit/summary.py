@@ -10,7 +10,7 @@ from typing import Any
 import torch
 from jsonargparse import ArgumentParser
 
-from hrnet_lit.cli import parse_fit_args
+from hrnet_lit.lightning_cli import parse_fit_args
 from hrnet_lit.models import count_macs, count_params, gmacs
 from hrnet_lit.models.config import BackboneConfig
 from hrnet_lit.network_args import NetworkArgs, add_network_arguments, split_own_flags, uses_fit_config

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from hrnet_lit.cli import main, parse_fit_args
+from hrnet_lit.cli import main
+from hrnet_lit.lightning_cli import parse_fit_args
 
 CONFIGS = sorted(Path(__file__).parents[1].glob("configs/*.yaml"))
 

@@ -14,7 +14,7 @@ import optuna
 import pytest
 import yaml
 
-from hrnet_lit.cli import parse_fit_args
+from hrnet_lit.lightning_cli import parse_fit_args
 from hrnet_lit.sweep.cli import main
 from hrnet_lit.sweep.runs import Objective, check_flags, fit_args, placement
 from hrnet_lit.sweep.spec import SweepError, load_sweep, make_pruner

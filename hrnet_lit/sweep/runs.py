@@ -18,7 +18,7 @@ from typing import Any
 import optuna
 from lightning.pytorch.loggers import CSVLogger
 
-from hrnet_lit.cli import parse_fit_args
+from hrnet_lit.lightning_cli import parse_fit_args
 from hrnet_lit.models import gmacs
 from hrnet_lit.network_args import uses_fit_config
 from hrnet_lit.summary import summarize_fit_config
