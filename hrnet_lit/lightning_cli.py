@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import warnings
+from typing import Any
 
 from jsonargparse import Namespace
+from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
+from lightning.pytorch import Trainer
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 
 from hrnet_lit.data import SegmentationDataModule
 from hrnet_lit.tasks import SegmentationTask
+from hrnet_lit.tasks.checkpointing import AtomicCheckpointIO, LastCheckpoint
 from hrnet_lit.tasks.mask_writer import MaskWriter
 from hrnet_lit.tasks.run_config import SaveRunConfig
 
@@ -21,7 +25,9 @@ TRAINER_DEFAULTS = {
 
 class HRNetCLI(LightningCLI):
     """Links what the data knows (classes, their names, the ignore label) into the model, and always
-    keeps the best and the last checkpoint, so any run can be resumed with `--ckpt_path=last`."""
+    keeps the best checkpoint (`--checkpoint.*`) and `last.ckpt` with the latest state
+    (`--last_checkpoint.*`), both written atomically, so a run resumes with
+    `--ckpt_path=<run>/checkpoints/last.ckpt`."""
 
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
         parser.set_defaults({"data": {"class_path": "hrnet_lit.data.SyntheticDataModule"}})
@@ -32,12 +38,20 @@ class HRNetCLI(LightningCLI):
             {
                 "checkpoint.monitor": "val/mIoU",
                 "checkpoint.mode": "max",
-                "checkpoint.save_last": True,
+                "checkpoint.save_last": False,  # `last.ckpt` is LastCheckpoint's
                 "checkpoint.filename": "best-epoch{epoch:03d}",
                 "checkpoint.auto_insert_metric_name": False,
             }
         )
+        parser.add_lightning_class_args(LastCheckpoint, "last_checkpoint")
         parser.add_lightning_class_args(MaskWriter, "predict_writer")
+
+    def instantiate_trainer(self, **kwargs: Any) -> Trainer:
+        """Every checkpoint is written atomically, unless the config brings its own CheckpointIO."""
+        trainer = super().instantiate_trainer(**kwargs)
+        if type(trainer.strategy.checkpoint_io) is TorchCheckpointIO:
+            trainer.strategy.checkpoint_io = AtomicCheckpointIO()
+        return trainer
 
 
 class _ParseOnlyCLI(HRNetCLI):

@@ -15,6 +15,7 @@ from hrnet_lit.data.ade20k import ADE20KSegmentation
 from hrnet_lit.data.cityscapes import CityscapesSegmentation
 from hrnet_lit.data.folder import FolderSegmentation, ImageFolderPredict, read_class_names
 from hrnet_lit.data.palette import make_palette
+from hrnet_lit.data.resumable import ResumableLoader
 from hrnet_lit.data.synthetic import SyntheticShapes
 from hrnet_lit.data.transforms import SegEvalTransform, SegTrainTransform, SegTransform
 
@@ -102,16 +103,18 @@ class SegmentationDataModule(pl.LightningDataModule, ABC):
             self._datasets[split] = self.make_dataset(source_split, transform)
         return self._datasets[split]
 
-    def _loader(self, dataset: Dataset, batch_size: int, shuffle: bool = False) -> DataLoader:
-        return DataLoader(
-            dataset,
-            batch_size=batch_size,
-            shuffle=shuffle,
-            drop_last=shuffle,
-            num_workers=self.num_workers,
-            persistent_workers=self.num_workers > 0,
-            pin_memory=torch.cuda.is_available(),
-        )
+    def _loader_options(self) -> dict[str, Any]:
+        """Worker settings, and a loader-own generator: iterating a loader never draws from the global
+        RNG, so a resumed run's global RNG (restored from the checkpoint) continues exactly."""
+        return {
+            "num_workers": self.num_workers,
+            "persistent_workers": self.num_workers > 0,
+            "pin_memory": torch.cuda.is_available(),
+            "generator": torch.Generator().manual_seed(0),
+        }
+
+    def _loader(self, dataset: Dataset, batch_size: int) -> DataLoader:
+        return DataLoader(dataset, batch_size=batch_size, **self._loader_options())
 
     def train_dataloader(self) -> DataLoader:
         dataset = self._dataset("train")
@@ -120,7 +123,11 @@ class SegmentationDataModule(pl.LightningDataModule, ABC):
                 f"the train split has {len(dataset)} samples, fewer than data.batch_size={self.batch_size}; "
                 "incomplete batches are dropped, so training would see no data"
             )
-        return self._loader(dataset, self.batch_size, shuffle=True)
+        # The run's seed (set by `seed_everything` before the data module is built) keys the order and
+        # augmentation of every epoch; each DDP rank takes its share of the same permutation.
+        world = (self.trainer.world_size, self.trainer.global_rank) if self.trainer is not None else (1, 0)
+        seed = torch.initial_seed()
+        return ResumableLoader(dataset, self.batch_size, seed, *world, **self._loader_options())
 
     def val_dataloader(self) -> DataLoader:
         return self._loader(self._dataset("val"), self.eval_batch_size)

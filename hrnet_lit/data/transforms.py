@@ -71,10 +71,11 @@ def _randint(high: int, generator: torch.Generator | None) -> int:
 class SegTrainTransform:
     """Random rescale, crop (with padding), horizontal flip and colour jitter, then normalisation.
 
-    Randomness comes from torch's RNG: by default the global one, which the ``DataLoader`` seeds
-    differently in every worker (and ``seed_everything(workers=True)`` makes reproducible); pass an
-    explicit ``generator`` to a call for a fixed draw. Padding happens after normalisation with 0,
-    i.e. the ImageNet mean colour, while the mask is padded with ``ignore_index`` so the loss skips it.
+    Randomness comes from torch's RNG: by default the global one, which the training loader seeds
+    for every sample from (seed, epoch, index) (see ``data/resumable.py``), so a sample's augmentation
+    does not depend on the worker that loads it; pass an explicit ``generator`` for a fixed draw.
+    Padding happens after normalisation with 0, i.e. the ImageNet mean colour, while the mask is
+    padded with ``ignore_index`` so the loss skips it.
     """
 
     def __init__(
