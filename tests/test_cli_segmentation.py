@@ -1,4 +1,4 @@
-"""The real `hrnet-lit` entry point end to end: fit, validate, test, predict, resume, DDP."""
+"""The real `hrnet-lit` entry point end to end: fit, validate, test, predict, DDP (resume: test_resume.py)."""
 
 from __future__ import annotations
 
@@ -84,32 +84,6 @@ def test_validate_test_predict_from_checkpoint(tmp_path: Path, tiny_fit: list[st
     from hrnet_lit.data import PALETTE
 
     assert {tuple(c) for c in mask.reshape(-1, 3)} <= {tuple(c) for c in np.asarray(PALETTE)}
-
-
-def test_resume_continues_the_same_run(tmp_path: Path, tiny_fit: list[str]) -> None:
-    """Resuming from an epoch-end checkpoint reproduces the uninterrupted run's epochs, steps and LRs."""
-    args = [a for a in tiny_fit if not a.startswith("--trainer.max_steps")] + [
-        "--trainer.limit_train_batches=2",
-        "--trainer.max_epochs=2",
-        "--trainer.callbacks+=LearningRateMonitor",
-        "--trainer.callbacks.logging_interval=step",
-    ]
-    straight = fit(tmp_path / "straight", args, "--checkpoint.save_top_k=-1", "--checkpoint.every_n_epochs=1")
-    interrupted = straight / "checkpoints" / "best-epoch000.ckpt"
-    assert torch.load(interrupted, weights_only=False)["global_step"] == 2
-    resumed = fit(tmp_path / "resumed", args, f"--ckpt_path={interrupted}")
-
-    def lrs(run: Path) -> dict[str, str]:
-        return {r["step"]: r["lr-SGD"] for r in metrics(run) if r.get("lr-SGD")}
-
-    after = lrs(resumed)
-    assert set(after) == {"2", "3"} and after == {k: v for k, v in lrs(straight).items() if k in after}
-    assert float(after["2"]) < 0.01  # not a restarted schedule
-    final, reference = (
-        torch.load(r / "checkpoints" / "last.ckpt", weights_only=False) for r in (resumed, straight)
-    )
-    assert (final["epoch"], final["global_step"]) == (reference["epoch"], reference["global_step"]) == (1, 4)
-    assert final["optimizer_states"][0]["state"]  # momentum buffers travel with the run
 
 
 def test_ddp_with_sync_batchnorm_on_cpu(tmp_path: Path, tiny_fit: list[str]) -> None:
