@@ -70,13 +70,13 @@ def trained_network(ckpt_path: Path | None, fit_args: list[str]) -> nn.Module:
 
     It maps an image to class logits at 1/4 of its size, as the task's forward does.
     """
+    from hrnet_lit.checkpoint_file import read_checkpoint
     from hrnet_lit.lightning_cli import lightning_cli
     from hrnet_lit.tasks import SegmentationTask
 
     if ckpt_path is not None:
-        if not ckpt_path.is_file():
-            raise FileNotFoundError(f"--ckpt_path {str(ckpt_path)!r} does not exist")
-        return SegmentationTask.load_from_checkpoint(ckpt_path, map_location="cpu").net
+        read_checkpoint(ckpt_path)  # an InputError naming the file unless it is a safe fit checkpoint
+        return SegmentationTask.load_from_checkpoint(ckpt_path, map_location="cpu", weights_only=True).net
     on_cpu = [
         "--trainer.accelerator=cpu",
         "--trainer.devices=1",

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import inspect
 import warnings
+from argparse import ArgumentError
 from typing import Any
 
 from jsonargparse import Namespace
 from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
 from lightning.pytorch import Trainer
 from lightning.pytorch.callbacks import ModelCheckpoint
-from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
+from lightning.pytorch.cli import ArgsType, LightningArgumentParser, LightningCLI
 
+from hrnet_lit.checkpoint_config import contradictions, model_hparams, show
+from hrnet_lit.checkpoint_file import read_checkpoint
 from hrnet_lit.data import SegmentationDataModule
+from hrnet_lit.errors import InputError
 from hrnet_lit.tasks import SegmentationTask
 from hrnet_lit.tasks.checkpointing import AtomicCheckpointIO, LastCheckpoint
 from hrnet_lit.tasks.mask_writer import MaskWriter
@@ -52,6 +57,107 @@ class HRNetCLI(LightningCLI):
         if type(trainer.strategy.checkpoint_io) is TorchCheckpointIO:
             trainer.strategy.checkpoint_io = AtomicCheckpointIO()
         return trainer
+
+    def _prepare_subcommand_parser(
+        self, klass: type, subcommand: str, **kwargs: Any
+    ) -> LightningArgumentParser:
+        """Lightning's own restore loads `--ckpt_path` with `weights_only=True` too."""
+        parser = super()._prepare_subcommand_parser(klass, subcommand, **kwargs)
+        if "weights_only" in self._subcommand_method_arguments[subcommand]:
+            parser.set_defaults(weights_only=True)
+        return parser
+
+    def parse_arguments(self, parser: LightningArgumentParser, args: ArgsType) -> None:
+        self._argv = args  # parsed again over a checkpoint's hyperparameters
+        super().parse_arguments(parser, args)
+
+    def _parse_ckpt_path(self) -> None:
+        """The checkpoint's hyperparameters become defaults that the config files and flags override.
+
+        Lightning parses them over the finished config instead, so the checkpoint silently beat every
+        flag (`--model.eval_flip=true` evaluated without flip). Architecture arguments
+        (`HRNetTask.architecture`, see `hrnet_lit.checkpoint_config`) that the config or flags set
+        otherwise than the checkpoint are an `InputError` naming the key and both values.
+        """
+        subcommand = self.config.get("subcommand")
+        if not subcommand:
+            return
+        config = self.config[subcommand]
+        if config.get("weights_only") is False:
+            raise InputError("--weights_only=false: hrnet-lit loads checkpoints with weights_only=True only")
+        path = config.get("ckpt_path")
+        if path is None or path in ("best", "last", "hpc", "registry") or str(path).startswith("registry:"):
+            return  # Lightning resolves these names itself (and loads with weights_only=True)
+        checkpoint = read_checkpoint(path)
+        where = f"--ckpt_path {str(path)!r}"
+        task = self._model_class
+        class_path, hparams = model_hparams(checkpoint)
+        if class_path is not None and class_path != f"{task.__module__}.{task.__qualname__}":
+            raise InputError(f"{where} is a checkpoint of {class_path}, not of {task.__qualname__}")
+        given = set(vars(config.model))
+        arguments = given | set(inspect.signature(task).parameters)
+        unknown = sorted(set(hparams) - arguments)
+        if unknown:
+            raise InputError(
+                f"{where}: {', '.join(unknown)} are not arguments of {task.__qualname__} "
+                "(a checkpoint of another task?)"
+            )
+        settable = {k: v for k, v in hparams.items() if k in given}
+        typed = self._parse_over(where, {subcommand: {"model": settable}}, self.config)[subcommand].model
+        saved = {k: typed[k] for k in settable}
+        self._subcommand_parsers[subcommand].set_defaults(
+            {f"model.{k}": v for k, v in typed.items() if k.split(".")[0] in settable}
+        )
+        self.config = self._parse_over(where, None, None)
+        found = contradictions(task.architecture, saved, self.config[subcommand].model)
+        if found:
+            said = [
+                f"model.{k}: the checkpoint has {show(a)}, the config/flags say {show(b)}"
+                for k, a, b in found
+            ]
+            raise InputError(
+                f"{where}: {'; '.join(said)} (the architecture comes from the checkpoint: drop these "
+                "or start a new fit)"
+            )
+        linked = {k: hparams[k] for k in task.architecture if k in hparams and k not in given}
+        shapes = {k: tuple(v.shape) for k, v in checkpoint["state_dict"].items()}
+        self._checkpoint_fit = (where, linked, shapes)
+
+    def _parse_over(self, where: str, hparams: dict[str, Any] | None, base: Namespace | None) -> Namespace:
+        """`hparams` parsed over `base`, or the command line again when None; a rejected value names
+        the checkpoint."""
+        exit_on_error, self.parser.exit_on_error = self.parser.exit_on_error, False
+        try:
+            if hparams is None:
+                self.parse_arguments(self.parser, self._argv)
+                return self.config
+            return self.parser.parse_object(hparams, base.clone())
+        except ArgumentError as error:
+            raise InputError(f"{where}: its hyperparameters do not parse: {error}") from None
+        finally:
+            self.parser.exit_on_error = exit_on_error
+
+    def after_instantiate_classes(self) -> None:
+        """What only the built model knows: the data module's classes, and every weight's shape."""
+        if not hasattr(self, "_checkpoint_fit"):
+            return
+        where, linked, shapes = self._checkpoint_fit
+        for key, value in linked.items():
+            if self.model.hparams.get(key) != value:
+                raise InputError(
+                    f"{where}: model.{key}: the checkpoint has {show(value)}, the data module "
+                    f"({type(self.datamodule).__qualname__}) gives {show(self.model.hparams.get(key))}"
+                )
+        model = {k: tuple(v.shape) for k, v in self.model.state_dict().items()}
+        if model != shapes:
+            missing = sorted(set(model) - set(shapes))[:3]
+            unexpected = sorted(set(shapes) - set(model))[:3]
+            common = sorted(set(model) & set(shapes))
+            other = [f"{k} {list(shapes[k])} vs {list(model[k])}" for k in common if model[k] != shapes[k]]
+            raise InputError(
+                f"{where} does not fit {type(self.model).__qualname__}: missing {missing}, unexpected "
+                f"{unexpected}, shapes (checkpoint vs model) {other[:3]}"
+            )
 
 
 class _ParseOnlyCLI(HRNetCLI):

@@ -4,6 +4,7 @@ bit-identical to the uninterrupted run of the same seed: weights, optimizer and 
 from __future__ import annotations
 
 import csv
+import os
 import signal
 import subprocess
 import sys
@@ -14,13 +15,18 @@ from typing import Any
 import pytest
 import torch
 from conftest import TINY_FIT
+from lightning.pytorch import Callback, Trainer
+
+from hrnet_lit.cli import main
 
 pytestmark = pytest.mark.slow
 
 ENTRY = Path(sys.executable).with_name("hrnet-lit")
 STEPS_PER_EPOCH, EPOCHS = 4, 2
-ARGS = [a for a in TINY_FIT if not a.startswith(("--trainer.max_steps", "--data.num_train"))] + [
+DROPPED = ("--trainer.max_steps", "--data.num_train", "--data.num_val", "--trainer.limit_val_batches")
+ARGS = [a for a in TINY_FIT if not a.startswith(DROPPED)] + [
     f"--data.num_train={4 * STEPS_PER_EPOCH}",
+    "--data.num_val=8",  # two validation batches
     f"--trainer.max_epochs={EPOCHS}",
     "--trainer.deterministic=true",
     "--trainer.callbacks+=LearningRateMonitor",
@@ -145,3 +151,33 @@ def test_resume_from_an_epoch_end_checkpoint(tmp_path: Path, straight: Path) -> 
     assert_same_state(state(resumed), state(straight))
     assert final_val(resumed) == final_val(straight)
     assert set(lrs(resumed)) == {str(s) for s in range(STEPS_PER_EPOCH, STEPS_PER_EPOCH * EPOCHS)}
+
+
+class TermDuringValidation(Callback):
+    """Sends this process SIGTERM while the first validation of the fit is half done."""
+
+    def on_validation_batch_end(self, trainer: Trainer, *args: Any, **kwargs: Any) -> None:
+        first_batch = trainer.fit_loop.epoch_loop.val_loop.batch_progress.current.completed == 0
+        if not trainer.sanity_checking and trainer.current_epoch == 0 and first_batch:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+
+def val_rows(run: Path) -> list[dict[str, str]]:
+    return [{k: v for k, v in r.items() if k.startswith("val/")} for r in rows(run) if r.get("val/mIoU")]
+
+
+def test_sigterm_during_validation_stops_when_it_ends(tmp_path: Path, straight: Path) -> None:
+    """The validation finishes (its metrics need every batch), then the run saves and stops."""
+    save_dir = tmp_path / "killed"
+    callback = f"--trainer.callbacks+={__name__}.TermDuringValidation"
+    with pytest.raises(SystemExit) as stopped:
+        main(["fit", *ARGS, f"--trainer.logger.init_args.save_dir={save_dir}", callback])
+    assert stopped.value.code == 128 + signal.SIGTERM
+    killed = run_folder(save_dir)
+    assert val_rows(killed) == val_rows(straight)[:1]  # epoch 0's validation, over both batches
+    last = killed / "checkpoints" / "last.ckpt"
+    assert torch.load(last, weights_only=False)["global_step"] == STEPS_PER_EPOCH
+
+    resumed = fit(tmp_path / "resumed", f"--ckpt_path={last}")
+    assert_same_state(state(resumed), state(straight))
+    assert final_val(resumed) == final_val(straight)

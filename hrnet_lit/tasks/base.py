@@ -1,17 +1,31 @@
-"""What every HRNet task shares: optimizer and LR schedule from timm, set by flat typed knobs."""
+"""What every HRNet task shares: optimizer and LR schedule from timm, set by flat typed knobs, and
+what a non-finite loss or model does to a run."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar, Literal, get_args
 
 import lightning.pytorch as pl
+import torch
+from lightning.pytorch.utilities import rank_zero_warn
 from timm.optim import create_optimizer_v2
 from timm.scheduler import create_scheduler_v2
 from timm.scheduler.scheduler import Scheduler
 
+from hrnet_lit.errors import InputError
+
+NonFiniteLoss = Literal["stop", "skip"]
+
+
+class NonFiniteError(InputError):
+    """Training produced a non-finite loss or model: the settings (most often the learning rate)
+    diverge; the run stops, and the last checkpoint written stays the last finite state."""
+
 
 class HRNetTask(pl.LightningModule):
-    """Optimizer (timm `create_optimizer_v2`) and per-step LR schedule (timm `create_scheduler_v2`).
+    """Optimizer (timm `create_optimizer_v2`), per-step LR schedule (timm `create_scheduler_v2`), and
+    the guard against non-finite training: a task's `training_step` returns `self.finite_loss(loss)`,
+    and no checkpoint with a non-finite parameter or buffer is ever written.
 
     The defaults are the official Cityscapes recipe: SGD, momentum 0.9, weight decay 5e-4 on every
     parameter, lr 0.01 with poly decay (power 0.9) over all training steps.
@@ -25,7 +39,16 @@ class HRNetTask(pl.LightningModule):
         poly_power: exponent of the poly decay (timm's `decay_rate`).
         warmup_epochs: linear warm-up length.
         min_lr: floor of the decayed learning rate.
+        nonfinite_loss: on a nan / inf training loss, `stop` the run with an error naming the step
+            and the loss, or `skip` the step (no backward, no update; counted as
+            `train/nonfinite_skipped`; one process only).
     """
+
+    architecture: ClassVar[tuple[str, ...]] = ("backbone", "head", "num_classes")
+    """Init arguments that decide the network's parameters or the function they compute. Over
+    `--ckpt_path` they come from the checkpoint, and a config or flag that contradicts it is refused;
+    every other argument (evaluation scales, flip, window, channels_last, compile, loss, optimizer
+    and schedule) can change when evaluating or resuming, and the config and flags win."""
 
     def __init__(
         self,
@@ -37,8 +60,16 @@ class HRNetTask(pl.LightningModule):
         poly_power: float = 0.9,
         warmup_epochs: int = 0,
         min_lr: float = 0.0,
+        nonfinite_loss: NonFiniteLoss = "stop",
     ) -> None:
         super().__init__()
+        if nonfinite_loss not in get_args(NonFiniteLoss):
+            raise InputError(
+                f"model.nonfinite_loss={nonfinite_loss!r}: choose one of {get_args(NonFiniteLoss)}"
+            )
+        self.nonfinite_loss = nonfinite_loss
+        self.nonfinite_skipped = 0
+        self._buffers_before: dict[str, torch.Tensor] = {}
         self.optim_args = {"opt": optimizer, "lr": lr, "momentum": momentum, "weight_decay": weight_decay}
         self.sched_args = {
             "sched": scheduler,
@@ -63,3 +94,66 @@ class HRNetTask(pl.LightningModule):
     def lr_scheduler_step(self, scheduler: Scheduler, metric: Any) -> None:
         """timm schedulers are stepped by update count, not by `step()` alone."""
         scheduler.step_update(num_updates=self.global_step)
+
+    def on_fit_start(self) -> None:
+        if self.nonfinite_loss == "skip" and self.trainer.world_size > 1:
+            raise InputError(
+                "model.nonfinite_loss=skip works in one process only (Lightning cannot skip a step in DDP)"
+            )
+
+    def on_train_batch_start(self, batch: Any, batch_idx: int) -> None:
+        """With `skip`, keep the buffers: the forward of a skipped step already moved BN statistics."""
+        if self.nonfinite_loss == "skip":
+            self._buffers_before = {name: b.detach().clone() for name, b in self.named_buffers()}
+
+    def finite_loss(self, loss: torch.Tensor) -> torch.Tensor | None:
+        """`loss` when finite. Otherwise stop the run (`nonfinite_loss=stop`), or (`skip`) put the
+        buffers back and return None, so that Lightning skips backward and the update: the model
+        stays as it was before the step. Skipping cannot help once the parameters themselves are
+        non-finite, so that stops the run too."""
+        if bool(torch.isfinite(loss.detach()).all()):
+            if self.nonfinite_loss == "skip":
+                self.log("train/nonfinite_skipped", float(self.nonfinite_skipped))
+            return loss
+        where = f"step {self.global_step} (epoch {self.current_epoch})"
+        if self.nonfinite_loss == "stop":
+            raise NonFiniteError(
+                f"the training loss is {loss.item()} at {where}: stopped (lower --model.lr, or "
+                "--model.nonfinite_loss=skip to skip such steps); no non-finite checkpoint was written"
+            )
+        bad = _first_nonfinite(dict(self.named_parameters()))
+        if bad is not None:
+            raise NonFiniteError(
+                f"the training loss is {loss.item()} at {where} and the parameter {bad} is already "
+                "non-finite, so skipping steps cannot recover: stopped (lower --model.lr)"
+            )
+        with torch.no_grad():
+            for name, buffer in self.named_buffers():
+                buffer.copy_(self._buffers_before[name])
+        self.nonfinite_skipped += 1
+        rank_zero_warn(
+            f"skipped {where}: the training loss is {loss.item()} ({self.nonfinite_skipped} skipped so far)"
+        )
+        self.log("train/nonfinite_skipped", float(self.nonfinite_skipped))
+        return None
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        """Refuse to write a model with a non-finite parameter or buffer (it would become `best` or
+        `last` and every later resume would start from it)."""
+        bad = _first_nonfinite(checkpoint["state_dict"])
+        if bad is not None:
+            raise NonFiniteError(
+                f"refused to save a checkpoint at step {self.global_step} (epoch {self.current_epoch}): "
+                f"{bad} is non-finite (lower --model.lr); the checkpoints already written are finite"
+            )
+
+
+def _first_nonfinite(state: dict[str, Any]) -> str | None:
+    """The first floating-point tensor of `state` with a nan or inf, or None (one device sync)."""
+    floats = [(k, v) for k, v in state.items() if isinstance(v, torch.Tensor) and v.is_floating_point()]
+    if not floats:
+        return None
+    finite = torch.stack([torch.isfinite(v).all() for _, v in floats])
+    if bool(finite.all()):
+        return None
+    return floats[int((~finite).nonzero()[0])][0]

@@ -32,8 +32,13 @@ class SegmentationLoss(nn.Module):
         self.ohem_min_kept = ohem_min_kept
 
     def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        """logits: N x K x H x W at the label size; target: N x H x W class indices or ignore_index."""
+        """logits: N x K x H x W at the label size; target: N x H x W class indices or ignore_index.
+
+        A batch whose pixels are all ignored (a crop inside an unlabelled region) has loss 0, not
+        the nan of an empty mean, which would stop the run or skip the step."""
         if not self.ohem:
+            if not bool((target != self.ignore_index).any()):
+                return logits.sum() * 0.0
             return F.cross_entropy(logits, target, weight=self.weight, ignore_index=self.ignore_index)
         losses = F.cross_entropy(
             logits, target, weight=self.weight, ignore_index=self.ignore_index, reduction="none"

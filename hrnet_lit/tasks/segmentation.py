@@ -57,7 +57,7 @@ class SegmentationTask(HRNetTask):
         channels_last: run the network in channels_last memory format.
         compile: `torch.compile` the network (state dict keys unchanged).
         optim_kwargs: `optimizer`, `lr`, `momentum`, `weight_decay`, `scheduler`, `poly_power`,
-            `warmup_epochs`, `min_lr`: see `HRNetTask`.
+            `warmup_epochs`, `min_lr`, `nonfinite_loss`: see `HRNetTask`.
     """
 
     def __init__(
@@ -122,11 +122,11 @@ class SegmentationTask(HRNetTask):
             image = image.contiguous(memory_format=torch.channels_last)
         return self.net(image)
 
-    def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
+    def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor | None:
         image, target = batch
         loss = self.loss(upsample(self(image), target.shape[-2:]), target)
         self.log("train/loss", loss, prog_bar=True, batch_size=image.shape[0])
-        return loss
+        return self.finite_loss(loss)
 
     def validation_step(self, batch: Batch, batch_idx: int) -> None:
         self._evaluate(batch, self.val_metrics, "val")
