@@ -11,7 +11,7 @@ import importlib
 import os
 import sys
 
-from hrnet_lit.errors import find_input_error
+from hrnet_lit.errors import InputError, find_input_error, input_message
 
 # Commands that are not Trainer methods, each a module with `main(argv)`.
 TOOLS = {
@@ -22,9 +22,30 @@ TOOLS = {
 }
 
 
+def check_config_files(args: list[str]) -> None:
+    """Refuse a `--config` file that is not valid YAML by its name: jsonargparse reports the YAML
+    error but not which file holds it."""
+    import yaml
+
+    for k, arg in enumerate(args):
+        if arg in ("--config", "-c") and k + 1 < len(args):
+            path = args[k + 1]
+        elif arg.startswith("--config="):
+            path = arg.partition("=")[2]
+        else:
+            continue
+        if os.path.isfile(path):
+            try:
+                with open(path) as file:
+                    yaml.safe_load(file)
+            except (yaml.YAMLError, UnicodeDecodeError) as error:
+                raise InputError(f"config file {path} is not valid YAML: {error}") from None
+
+
 def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
     try:
+        check_config_files(args)
         if args and args[0] in TOOLS:
             importlib.import_module(TOOLS[args[0]]).main(args[1:])
         else:
@@ -36,5 +57,5 @@ def main(argv: list[str] | None = None) -> None:
         if cause is None or os.environ.get("HRNET_LIT_TRACEBACK"):
             raise
         command = args[0] if args else ""
-        sys.stderr.write(f"hrnet-lit {command}: error: {cause}\n")
+        sys.stderr.write(f"hrnet-lit {command}: error: {input_message(cause)}\n")
         raise SystemExit(2) from None

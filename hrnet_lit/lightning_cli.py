@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import inspect
+import os
+import sys
 import warnings
 from argparse import ArgumentError
-from typing import Any
+from typing import Any, NoReturn
 
 from jsonargparse import Namespace
 from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
@@ -160,6 +162,21 @@ class HRNetCLI(LightningCLI):
             )
 
 
+class HRNetArgumentParser(LightningArgumentParser):
+    """jsonargparse prints the whole usage (over a hundred lines for `fit`) above the message of a
+    rejected flag or value; the message and where the options are listed is what a user needs."""
+
+    def error(self, message: str, ex: Exception | None = None) -> NoReturn:
+        if not self.exit_on_error or os.environ.get("JSONARGPARSE_DEBUG"):
+            super().error(message, ex)
+        words = (getattr(ex, "subcommand_parser", None) or self).prog.replace(" [options]", "").split()
+        command = " ".join(["hrnet-lit", *words[1:]])
+        sys.stderr.write(f"{command}: error: {message}\n")
+        if words[1:]:  # the parse-only parser of the tools has no subcommand, and no `--help` of its own
+            sys.stderr.write(f"(`{command} --help` lists the accepted options)\n")
+        raise SystemExit(2)
+
+
 class _ParseOnlyCLI(HRNetCLI):
     def instantiate_classes(self) -> None:
         """Parse and validate, build nothing (no Trainer, no devices, no data)."""
@@ -179,6 +196,7 @@ def lightning_cli(
         auto_configure_optimizers=False,  # `--optimizer` must not silently replace the task's own
         trainer_defaults=TRAINER_DEFAULTS,
         save_config_callback=SaveRunConfig,  # config.yaml per run, also with W&B's shared save_dir
+        parser_class=HRNetArgumentParser,
         args=argv,
         run=run,
     )

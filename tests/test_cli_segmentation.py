@@ -1,11 +1,8 @@
-"""The real `hrnet-lit` entry point end to end: fit, validate, test, predict, DDP (resume: test_resume.py)."""
+"""The real `hrnet-lit` entry point end to end: fit, validate, test, predict (resume: test_resume.py)."""
 
 from __future__ import annotations
 
 import csv
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -84,27 +81,3 @@ def test_validate_test_predict_from_checkpoint(tmp_path: Path, tiny_fit: list[st
     from hrnet_lit.data import PALETTE
 
     assert {tuple(c) for c in mask.reshape(-1, 3)} <= {tuple(c) for c in np.asarray(PALETTE)}
-
-
-def test_ddp_with_sync_batchnorm_on_cpu(tmp_path: Path, tiny_fit: list[str]) -> None:
-    entry = Path(sys.executable).with_name("hrnet-lit")
-    args = [a for a in tiny_fit if not a.startswith("--trainer.devices")]
-    result = subprocess.run(
-        [
-            str(entry),
-            "fit",
-            *args,
-            "--trainer.strategy=ddp",
-            "--trainer.devices=2",
-            "--model.backbone.norm=sync_batch",
-            f"--trainer.logger.init_args.save_dir={tmp_path}",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env={**os.environ, "OMP_NUM_THREADS": "1"},
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    (run,) = list((tmp_path / "lightning_logs").iterdir())
-    assert any(r.get("val/mIoU") for r in metrics(run))
-    assert (run / "checkpoints" / "last.ckpt").is_file()

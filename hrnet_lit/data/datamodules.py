@@ -9,6 +9,7 @@ from typing import Any, ClassVar
 import lightning.pytorch as pl
 import numpy as np
 import torch
+from lightning.pytorch.overrides.distributed import UnrepeatedDistributedSampler
 from torch.utils.data import DataLoader, Dataset
 
 from hrnet_lit.data.ade20k import ADE20KSegmentation
@@ -130,10 +131,22 @@ class SegmentationDataModule(pl.LightningDataModule, ABC):
         return ResumableLoader(dataset, self.batch_size, seed, *world, **self._loader_options())
 
     def val_dataloader(self) -> DataLoader:
-        return self._loader(self._dataset("val"), self.eval_batch_size)
+        return self._eval_loader("val")
 
     def test_dataloader(self) -> DataLoader:
-        return self._loader(self._dataset("test"), self.eval_batch_size)
+        return self._eval_loader("test")
+
+    def _eval_loader(self, split: str) -> DataLoader:
+        """Every sample of `split` exactly once, also under DDP: Lightning's own DistributedSampler
+        pads the split with repeats to equal shares, and the metrics would count those twice. The
+        ranks' shares may then differ by one batch, which evaluation allows (no per-step collective)."""
+        dataset = self._dataset(split)
+        if self.trainer is None or self.trainer.world_size == 1:
+            return self._loader(dataset, self.eval_batch_size)
+        shares = UnrepeatedDistributedSampler(
+            dataset, num_replicas=self.trainer.world_size, rank=self.trainer.global_rank, shuffle=False
+        )
+        return DataLoader(dataset, batch_size=self.eval_batch_size, sampler=shares, **self._loader_options())
 
     def predict_dataloader(self) -> DataLoader:
         if self.predict_dir is None:

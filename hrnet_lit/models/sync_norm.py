@@ -1,4 +1,13 @@
-"""Cross-process BatchNorm that also works on CPU (gloo), unlike `torch.nn.SyncBatchNorm`."""
+"""Cross-process BatchNorm that also works on CPU (gloo), unlike `torch.nn.SyncBatchNorm`.
+
+The `norm: sync_batch` knob always builds `SyncBatchNorm2d`; once the process group exists (a task's
+`configure_model`), `use_native_sync_batchnorm` swaps it for torch's own `SyncBatchNorm` unless the
+backend is gloo. One knob then does the right thing everywhere: torch's fused kernels on NCCL
+(GPUs), the all-reduce below on gloo (CPU), where torch's layer refuses to run. Resolving there,
+rather than converting Lightning's `--trainer.sync_batchnorm=true` layers back for gloo, needs no
+Lightning plugin and works outside Lightning too. Both classes hold the same parameters and buffers
+under the same names, so checkpoints move between them.
+"""
 
 from __future__ import annotations
 
@@ -39,3 +48,20 @@ class SyncBatchNorm2d(nn.BatchNorm2d):
             scale = scale * self.weight
         shift = -mean * scale + (self.bias if self.affine else 0)
         return x * scale[None, :, None, None] + shift[None, :, None, None]
+
+
+def use_native_sync_batchnorm(module: nn.Module) -> nn.Module:
+    """Swap every `SyncBatchNorm2d` in `module` (in place) for `torch.nn.SyncBatchNorm`, sharing its
+    parameters and buffers, when a process group is up and its backend is not gloo (NCCL and other
+    accelerator backends, where torch's layer runs); leave them otherwise. Returns `module`."""
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_backend() == "gloo":
+        return module
+    swaps = [
+        (parent, name, child)
+        for parent in module.modules()
+        for name, child in parent.named_children()
+        if type(child) is SyncBatchNorm2d
+    ]
+    for parent, name, child in swaps:
+        setattr(parent, name, nn.SyncBatchNorm.convert_sync_batchnorm(child))
+    return module

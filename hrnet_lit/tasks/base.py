@@ -13,6 +13,7 @@ from timm.scheduler import create_scheduler_v2
 from timm.scheduler.scheduler import Scheduler
 
 from hrnet_lit.errors import InputError
+from hrnet_lit.models.sync_norm import use_native_sync_batchnorm
 
 NonFiniteLoss = Literal["stop", "skip"]
 
@@ -77,6 +78,11 @@ class HRNetTask(pl.LightningModule):
             "warmup_epochs": warmup_epochs,
             "min_lr": min_lr,
         }
+
+    def configure_model(self) -> None:
+        """`norm: sync_batch` becomes torch's own SyncBatchNorm unless the process group is gloo (see
+        `hrnet_lit.models.sync_norm`): here the group exists, and DDP and the optimizer come later."""
+        use_native_sync_batchnorm(self)
 
     def configure_optimizers(self) -> dict[str, Any]:
         optimizer = create_optimizer_v2(self, filter_bias_and_bn=False, **self.optim_args)

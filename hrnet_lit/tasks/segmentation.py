@@ -82,7 +82,7 @@ class SegmentationTask(HRNetTask):
         super().__init__(**optim_kwargs)
         self.save_hyperparameters()
         if class_weights is not None and len(class_weights) != num_classes:
-            raise ValueError(
+            raise InputError(
                 f"model.class_weights has {len(class_weights)} entries for {num_classes} classes"
             )
         self.net = build_segmenter(backbone, head, num_classes)
@@ -111,6 +111,7 @@ class SegmentationTask(HRNetTask):
             )
 
     def configure_model(self) -> None:
+        super().configure_model()
         if self.channels_last:
             self.net.to(memory_format=torch.channels_last)
         if self.compile_net:
