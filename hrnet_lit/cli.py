@@ -21,6 +21,28 @@ TOOLS = {
     "sweep": "hrnet_lit.sweep.cli",
 }
 
+# One line per command for `hrnet-lit --help`, kept here so that listing the tools imports none of them.
+LIGHTNING_LINES = {
+    "fit": "train, validating every epoch; keeps the best and the last checkpoint",
+    "validate": "score a model (--ckpt_path) on the validation split",
+    "test": "score a model (--ckpt_path) on the test split",
+    "predict": "write a colour mask per image of --data.predict_dir",
+}
+TOOL_LINES = {
+    "summary": "parameters and multiply-accumulates of a network, before training it",
+    "bench": "speed and memory of our HRNet against timm's, same function, same input",
+    "export": "ONNX file of a fresh network, a fit config's or a checkpoint's",
+    "sweep": "run a W&B sweep file locally on Optuna (no W&B server)",
+}
+
+
+def usage() -> str:
+    """`hrnet-lit --help`: every command with one line, without importing Lightning."""
+    lines = ["usage: hrnet-lit <command> [--config FILE] [flags]   (hrnet-lit <command> --help)", ""]
+    for title, commands in (("LightningCLI commands:", LIGHTNING_LINES), ("tools:", TOOL_LINES)):
+        lines += [title, *(f"  {name:<10}{line}" for name, line in commands.items()), ""]
+    return "\n".join(lines).rstrip()
+
 
 def check_config_files(args: list[str]) -> None:
     """Refuse a `--config` file that is not valid YAML by its name: jsonargparse reports the YAML
@@ -44,6 +66,9 @@ def check_config_files(args: list[str]) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
+    if not args or args[0] in ("-h", "--help"):
+        print(usage())
+        return
     try:
         check_config_files(args)
         if args and args[0] in TOOLS:

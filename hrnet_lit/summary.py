@@ -10,11 +10,9 @@ from typing import Any
 import torch
 from jsonargparse import ArgumentParser
 
-from hrnet_lit.lightning_cli import parse_fit_args
 from hrnet_lit.models import count_macs, count_params, gmacs
 from hrnet_lit.models.config import BackboneConfig
 from hrnet_lit.network_args import NetworkArgs, add_network_arguments, split_own_flags, uses_fit_config
-from hrnet_lit.tasks.segmentation import build_segmenter
 
 
 def network_cost(model: torch.nn.Module, input_size: tuple[int, int]) -> dict[str, Any]:
@@ -36,7 +34,13 @@ def summarize(network: NetworkArgs, input_size: tuple[int, int]) -> dict[str, An
 
 
 def summarize_fit_config(argv: list[str], input_size: tuple[int, int] | None) -> dict[str, Any]:
-    """The network a `hrnet-lit fit <argv>` run would train (default size: its training crop)."""
+    """The network a `hrnet-lit fit <argv>` run would train (default size: its training crop).
+
+    Lightning is imported here, not at the top: network flags alone never need it.
+    """
+    from hrnet_lit.lightning_cli import parse_fit_args
+    from hrnet_lit.tasks.segmentation import build_segmenter
+
     config = parse_fit_args(argv)
     module, _, name = config.data.class_path.rpartition(".")
     data = getattr(importlib.import_module(module), name)(**vars(config.data.init_args))
