@@ -2,7 +2,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install test train lint clean
+.PHONY: install test train notebooks lint clean
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -21,6 +21,11 @@ test: install
 # anything else runs (measured), and the quickstart network is too small to gain from them.
 train: install
 	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} $(VENV)/bin/hrnet-lit fit --config configs/quickstart.yaml
+
+# JupyterLab on notebooks/ (the dev extra includes the `notebooks` one); more server flags in
+# JUPYTER_FLAGS, e.g. make notebooks JUPYTER_FLAGS="--no-browser --ServerApp.port=8890"
+notebooks: install
+	$(VENV)/bin/jupyter lab notebooks/ $(JUPYTER_FLAGS)
 
 lint: install
 	$(PY) -m ruff check hrnet_lit tests
