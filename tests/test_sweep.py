@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import itertools
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -193,3 +194,23 @@ def test_local_sweep_runs_resumes_and_records_failures(
     assert read_results(output) == rows
     assert sorted(p.name for p in (output / "runs").iterdir()) == ["0", "1", "2"]
     assert "run 3:" not in capsys.readouterr().out
+
+
+def test_shipped_sweeps_run_from_any_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    """The files name `configs/...` as `wandb agent` in the repository reads them; started from another
+    folder, the runs still get the repository's config files."""
+    sweeps = [path.resolve() for path in SWEEPS]
+    monkeypatch.chdir(tmp_path)
+    for path in sweeps:
+        main([str(path), "--dry_run=true", "--count=2"])
+    commands = [shlex.split(line) for line in capsys.readouterr().out.splitlines()]
+    configs = {Path(c[i + 1]) for c in commands for i, token in enumerate(c) if token == "--config"}
+    assert len(commands) == 2 * len(sweeps)
+    repository = sweeps[0].parents[2]
+    assert configs == {
+        repository / "configs" / "quickstart.yaml",
+        repository / "configs" / "logger" / "wandb.yaml",
+    }
+    assert all(config.is_file() for config in configs)

@@ -167,6 +167,32 @@ class Sweep:
         return len(self.grid) if self.method == "grid" else self.run_cap
 
 
+def locate_configs(command: list[str], sweep_file: Path) -> list[str]:
+    """`command` with each relative `--config` file that is not in the current folder (where
+    `wandb agent` would read it) taken from the sweep file's folder or the nearest one above it that
+    has it: `configs/sweeps/*.yaml` name `configs/quickstart.yaml` of their repository, from any folder.
+    """
+    located = list(command)
+    for i, token in enumerate(command):
+        if token == "--config" and i + 1 < len(command):
+            at, prefix, name = i + 1, "", command[i + 1]
+        elif token.startswith("--config="):
+            at, prefix, name = i, "--config=", token.partition("=")[2]
+        else:
+            continue
+        config = Path(name)
+        if config.is_absolute() or config.exists():
+            continue
+        found = [d / config for d in sweep_file.resolve().parents if (d / config).is_file()]
+        if not found:
+            raise SweepError(
+                f"command: config file {config} not found in {Path.cwd()}, nor in {sweep_file.parent} "
+                "or a folder above it"
+            )
+        located[at] = prefix + str(found[0])
+    return located
+
+
 def load_sweep(path: Path) -> Sweep:
     """Read and check a sweep file (everything but the CLI flags, see `check_flags`)."""
     try:
@@ -212,6 +238,7 @@ def load_sweep(path: Path) -> Sweep:
     hrnet = [i for i, t in enumerate(command) if Path(t).name == "hrnet-lit"]
     if not hrnet or command[hrnet[0] + 1 : hrnet[0] + 2] != ["fit"]:
         raise SweepError(f"command must run `hrnet-lit fit ...`, got {command}")
+    command = locate_configs(command, path)
     run_cap = spec.get("run_cap")
     if run_cap is not None and (not isinstance(run_cap, int) or run_cap < 1):
         raise SweepError(f"run_cap must be a positive integer, got {run_cap!r}")
