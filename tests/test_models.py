@@ -6,6 +6,7 @@ import pytest
 import timm
 import torch
 
+from hrnet_lit.errors import InputError
 from hrnet_lit.models import (
     FUSE_METHODS,
     HEAD_NAMES,
@@ -162,7 +163,7 @@ def test_load_pretrained_is_strict_on_the_backbone(tmp_path) -> None:
     torch.testing.assert_close(model.backbone.conv1.weight, source["conv1.weight"])
 
     del source["stage3.1.branches.0.0.conv1.weight"]
-    with pytest.raises(KeyError, match=r"stage3\.1\.branches\.0\.0\.conv1\.weight"):
+    with pytest.raises(InputError, match=r"stage3\.1\.branches\.0\.0\.conv1\.weight"):
         load_pretrained(model, source)
     with pytest.raises(ValueError, match="shapes differ"):
         load_pretrained(model, HRNet.from_preset("w32").state_dict())

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import csv
 import itertools
+import os
 import shlex
+import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -106,7 +109,7 @@ def test_wandb_sweeps_get_a_csv_logger_in_the_run_folder(tmp_path: Path) -> None
 def test_bad_sweep_files_are_refused_before_any_run(tmp_path: Path, change: dict, message: str) -> None:
     path = write_sweep(tmp_path / "bad.yaml", **{"parameters": {"model.head": {"values": ["v1"]}}, **change})
     output = tmp_path / "out"
-    with pytest.raises(SystemExit, match=message):
+    with pytest.raises(SweepError, match=message):
         main([str(path), f"--output={output}"])
     assert not output.exists()
 
@@ -214,3 +217,72 @@ def test_shipped_sweeps_run_from_any_folder(
         repository / "configs" / "logger" / "wandb.yaml",
     }
     assert all(config.is_file() for config in configs)
+
+
+def children(pid: int) -> list[int]:
+    """Live child processes of `pid` (from /proc)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        if fields[0] != "Z" and int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def gone(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] == "Z"
+    except OSError:
+        return True
+
+
+@pytest.mark.slow
+def test_a_killed_sweep_resumes_with_its_finished_runs_intact(tmp_path: Path, tiny_fit: list[str]) -> None:
+    """SIGKILL of a real `hrnet-lit sweep` in the middle of its second run: the run stops with it (and
+    saves its state), and the sweep started again keeps the first run as it was and runs the second
+    one again; every grid point has one `ok` row."""
+    path = write_sweep(tmp_path / "widths.yaml", {"model.backbone.width": {"values": [8, 4]}})
+    output = tmp_path / "widths"
+    argv = [
+        str(path),
+        f"--output={output}",
+        *tiny_extra(tiny_fit, "--model.backbone.width"),
+        "--extra+=--trainer.num_sanity_val_steps=0",
+        "--extra+=--last_checkpoint.every_n_train_steps=1",
+    ]
+    entry = Path(sys.executable).with_name("hrnet-lit")
+    sweep = subprocess.Popen([str(entry), "sweep", *argv], stdout=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 300
+        while not list((output / "runs" / "1").rglob("last.ckpt")):  # the second run is training
+            assert sweep.poll() is None and time.monotonic() < deadline
+            time.sleep(0.1)
+        (run,) = children(sweep.pid)
+        sweep.kill()
+        sweep.wait()
+        while not gone(run):  # the run got SIGTERM when the sweep died
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+    finally:
+        if not gone(sweep.pid):
+            os.killpg(sweep.pid, signal.SIGKILL)
+
+    storage = f"sqlite:///{output / 'optuna.db'}"
+    (name,) = optuna.get_all_study_names(storage)
+    first, second = optuna.load_study(study_name=name, storage=storage).get_trials()
+    assert first.state == optuna.trial.TrialState.COMPLETE and second.state == optuna.trial.TrialState.RUNNING
+    first_log = (output / "runs" / "0" / "run.log").stat().st_mtime_ns
+
+    main(argv)  # started again, at once (no waiting for the heartbeat's grace period)
+    rows = {r["run"]: r for r in read_results(output)}
+    assert sorted(rows) == ["0", "2"]  # run 1 was interrupted; its retry is run 2
+    assert {r["model.backbone.width"]: r["status"] for r in rows.values()} == {"8": "ok", "4": "ok"}
+    assert (float(rows["0"]["val/mIoU"]), float(rows["0"]["wall_s"])) == (
+        first.value,
+        first.user_attrs["wall_s"],
+    )
+    assert (output / "runs" / "0" / "run.log").stat().st_mtime_ns == first_log  # not run again
+    assert [p.name for p in (output / "runs" / "0" / "lightning_logs").iterdir()] == ["version_0"]

@@ -9,6 +9,7 @@ import numpy as np
 from hrnet_lit.data.base import SegmentationDataset, pair_with_masks, require_dir
 from hrnet_lit.data.palette import make_palette
 from hrnet_lit.data.transforms import SegTransform
+from hrnet_lit.errors import InputError
 
 ADE20K_CLASSES: tuple[str, ...] = (
     "wall", "building", "sky", "floor", "tree", "ceiling", "road", "bed", "windowpane", "grass",
@@ -47,10 +48,11 @@ class ADE20KSegmentation(SegmentationDataset):
     classes = ADE20K_CLASSES
     palette = make_palette(len(ADE20K_CLASSES))
     label_lut = _STORED_TO_TRAIN_ID
+    layout = _LAYOUT
 
     def __init__(self, root: str | Path, split: str, transform: SegTransform | None = None) -> None:
         if split not in _SPLIT_DIRS:
-            raise ValueError(f"ADE20K split must be one of {sorted(_SPLIT_DIRS)}, got {split!r}")
+            raise InputError(f"ADE20K split must be one of {sorted(_SPLIT_DIRS)}, got {split!r}")
         root = require_dir(Path(root), _LAYOUT)
         if (root / "ADEChallengeData2016").is_dir():
             root = root / "ADEChallengeData2016"

@@ -11,15 +11,32 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from hrnet_lit.data.transforms import SegEvalTransform, SegTransform
+from hrnet_lit.errors import InputError, MissingInputError
 
 _LABEL_MODES = ("L", "P", "I", "I;16")
 
 
-def require_dir(path: Path, layout: str) -> Path:
-    """Fail early, with the expected layout, instead of yielding an empty dataset."""
+def require_dir(path: Path, layout: str, key: str | None = None) -> Path:
+    """Fail early, with the expected layout, instead of yielding an empty dataset; `key` names the
+    config key that gave the folder."""
     if not path.is_dir():
-        raise FileNotFoundError(f"dataset folder not found: {path}\nexpected layout:\n{layout}")
+        where = f"{key}: " if key else ""
+        raise MissingInputError(f"{where}dataset folder {path} not found\nexpected layout:\n{layout}")
     return path
+
+
+def open_image(path: Path, what: str = "image") -> Image.Image:
+    """The image at `path`, decoded (use it in a `with`); a file that PIL cannot read (truncated, not
+    an image) is an error naming the file, where PIL alone says only "image file is truncated"."""
+    file = None
+    try:
+        file = Image.open(path)
+        file.load()
+    except (OSError, SyntaxError) as error:  # PIL reports broken files as either
+        if file is not None:
+            file.close()
+        raise InputError(f"cannot read {what} {path}: {error}") from error
+    return file
 
 
 def pair_with_masks(
@@ -27,12 +44,12 @@ def pair_with_masks(
 ) -> list[tuple[Path, Path]]:
     """Match every image with its mask file; a missing mask is an error, not a skipped sample."""
     if not images:
-        raise FileNotFoundError(f"no images found in {image_dir}\nexpected layout:\n{layout}")
+        raise MissingInputError(f"no images found in {image_dir}\nexpected layout:\n{layout}")
     pairs = []
     for image in images:
         mask = mask_of(image)
         if not mask.is_file():
-            raise FileNotFoundError(f"annotation {mask} for image {image} not found")
+            raise MissingInputError(f"annotation {mask} for image {image} not found")
         pairs.append((image, mask))
     return pairs
 
@@ -67,23 +84,23 @@ class SegmentationDataset(Dataset[tuple[Tensor, Tensor]]):
     def load(self, index: int) -> tuple[np.ndarray, np.ndarray]:
         """The checked, label-mapped (RGB uint8 image, mask) arrays before any transform."""
         image_path, mask_path = self.samples[index]
-        with Image.open(image_path) as image_file:
+        with open_image(image_path) as image_file:
             image = np.array(image_file.convert("RGB"))
-        with Image.open(mask_path) as mask_file:
+        with open_image(mask_path, "mask") as mask_file:
             if mask_file.mode not in _LABEL_MODES:
-                raise ValueError(
+                raise InputError(
                     f"mask {mask_path} has mode {mask_file.mode}; expected a single-channel label image "
                     f"(one of {', '.join(_LABEL_MODES)}) whose pixel values are class ids"
                 )
             mask = np.array(mask_file)
         if mask.shape != image.shape[:2]:
-            raise ValueError(
+            raise InputError(
                 f"mask {mask_path} is {mask.shape[1]}x{mask.shape[0]} (WxH) but its image {image_path} "
                 f"is {image.shape[1]}x{image.shape[0]}"
             )
         if self.label_lut is not None:
             if mask.dtype != np.uint8:
-                raise ValueError(f"mask {mask_path} must be an 8-bit label image, got {mask.dtype}")
+                raise InputError(f"mask {mask_path} must be an 8-bit label image, got {mask.dtype}")
             mask = self.label_lut[mask]
         self._check_labels(mask, mask_path)
         return image, mask
@@ -93,7 +110,7 @@ class SegmentationDataset(Dataset[tuple[Tensor, Tensor]]):
         if bad.any():
             values = np.unique(mask[bad])
             shown = ", ".join(map(str, values[:20].tolist())) + (", ..." if len(values) > 20 else "")
-            raise ValueError(
+            raise InputError(
                 f"mask {mask_path} contains labels [{shown}] (after label mapping); valid labels are "
                 f"0..{self.num_classes - 1} and the ignore index {self.ignore_index}"
             )

@@ -47,6 +47,7 @@ class CityscapesSegmentation(SegmentationDataset):
     classes = CITYSCAPES_CLASSES
     palette = CITYSCAPES_PALETTE
     label_lut = LABEL_ID_TO_TRAIN_ID
+    layout = _LAYOUT
 
     def __init__(self, root: str | Path, split: str, transform: SegTransform | None = None) -> None:
         root = require_dir(Path(root), _LAYOUT)

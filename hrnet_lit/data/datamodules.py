@@ -13,12 +13,14 @@ from lightning.pytorch.overrides.distributed import UnrepeatedDistributedSampler
 from torch.utils.data import DataLoader, Dataset
 
 from hrnet_lit.data.ade20k import ADE20KSegmentation
+from hrnet_lit.data.base import require_dir
 from hrnet_lit.data.cityscapes import CityscapesSegmentation
 from hrnet_lit.data.folder import FolderSegmentation, ImageFolderPredict, read_class_names
 from hrnet_lit.data.palette import make_palette
 from hrnet_lit.data.resumable import ResumableLoader
 from hrnet_lit.data.synthetic import SyntheticShapes
 from hrnet_lit.data.transforms import SegEvalTransform, SegTrainTransform, SegTransform
+from hrnet_lit.errors import InputError
 
 _STAGE_SPLITS = {"fit": ("train", "val"), "validate": ("val",), "test": ("test",), "predict": ()}
 
@@ -49,9 +51,13 @@ class SegmentationDataModule(pl.LightningDataModule, ABC):
     ) -> None:
         super().__init__()
         if batch_size < 1:
-            raise ValueError(f"data.batch_size must be >= 1, got {batch_size}")
+            raise InputError(f"data.batch_size must be >= 1, got {batch_size}")
         if num_workers < 0:
-            raise ValueError(f"data.num_workers must be >= 0, got {num_workers}")
+            raise InputError(f"data.num_workers must be >= 0, got {num_workers}")
+        if len(crop_size) != 2 or min(crop_size) < 1:
+            raise InputError(f"data.crop_size must be two positive ints (height, width), got {crop_size}")
+        if len(scale_range) != 2 or not 0 < scale_range[0] <= scale_range[1]:
+            raise InputError(f"data.scale_range must be (low, high) with 0 < low <= high, got {scale_range}")
         self.save_hyperparameters()
         self.crop_size = crop_size
         self.batch_size = batch_size
@@ -120,7 +126,7 @@ class SegmentationDataModule(pl.LightningDataModule, ABC):
     def train_dataloader(self) -> DataLoader:
         dataset = self._dataset("train")
         if len(dataset) < self.batch_size:
-            raise ValueError(
+            raise InputError(
                 f"the train split has {len(dataset)} samples, fewer than data.batch_size={self.batch_size}; "
                 "incomplete batches are dropped, so training would see no data"
             )
@@ -150,8 +156,12 @@ class SegmentationDataModule(pl.LightningDataModule, ABC):
 
     def predict_dataloader(self) -> DataLoader:
         if self.predict_dir is None:
-            raise ValueError("data.predict_dir is not set: give the folder of images to predict on")
-        return self._loader(ImageFolderPredict(self.predict_dir), batch_size=1)
+            raise InputError("data.predict_dir is not set: give the folder of images to predict on")
+        try:
+            images = ImageFolderPredict(self.predict_dir)
+        except InputError as error:
+            raise type(error)(f"data.predict_dir: {error}") from None
+        return self._loader(images, batch_size=1)
 
 
 class SyntheticDataModule(SegmentationDataModule):
@@ -221,6 +231,7 @@ class PublishedDataModule(SegmentationDataModule):
         return self.dataset.palette
 
     def make_dataset(self, split: str, transform: SegTransform) -> Dataset:
+        require_dir(Path(self.root), self.dataset.layout, key="data.root")
         return self.dataset(self.root, split, transform)
 
 
@@ -268,6 +279,7 @@ class FolderDataModule(SegmentationDataModule):
     ) -> None:
         super().__init__(crop_size=crop_size, **kwargs)
         self.root = root
+        require_dir(Path(root), FolderSegmentation.layout, key="data.root")
         self._class_names = read_class_names(root)
 
     @property

@@ -1,25 +1,32 @@
-"""Load timm / official HRNet checkpoints (same key names) from a local file or a state dict."""
+"""Load timm / official HRNet checkpoints (same key names), or the network of a `hrnet-lit fit`
+checkpoint, from a local file or a state dict."""
 
 from __future__ import annotations
 
+import re
+import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
 
+from hrnet_lit.errors import InputError, MissingInputError
 from hrnet_lit.models.hrnet import HRNet
 
 # Task layers of the official repositories and where they live in an `HRNetModel`.
 _TASK_LAYER_PREFIXES = ("last_layer.", "final_layer.")
-_WRAPPER_PREFIXES = ("module.", "model.", "backbone.")
+# DataParallel / timm / detector wrappers, and a fit checkpoint's `net.` (the task's HRNetModel).
+_WRAPPER_PREFIXES = ("module.", "model.", "backbone.", "net.")
 
 
 @dataclass
 class LoadReport:
     """What `load_pretrained` did with each key: the backbone is all-or-nothing, heads are best effort."""
 
+    source: str = "the given state dict"  # what the weights came from, e.g. a fit checkpoint
     loaded: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)  # model keys left at their initialisation
     skipped: list[str] = field(default_factory=list)  # checkpoint keys whose shape does not fit
@@ -29,7 +36,7 @@ class LoadReport:
         def show(keys: list[str]) -> str:
             return ", ".join(keys[:8]) + (f" ... (+{len(keys) - 8})" if len(keys) > 8 else "")
 
-        lines = [f"loaded {len(self.loaded)} tensors"]
+        lines = [f"loaded {len(self.loaded)} tensors from {self.source}"]
         for name in ("missing", "skipped", "unused"):
             keys = getattr(self, name)
             if keys:
@@ -38,29 +45,34 @@ class LoadReport:
 
 
 def load_pretrained(model: nn.Module, source: str | Path | Mapping[str, torch.Tensor]) -> LoadReport:
-    """Copy a timm / official HRNet checkpoint into `model` (an `HRNet` or anything with `.backbone`).
+    """Copy a timm / official HRNet checkpoint, or the network of a `hrnet-lit fit` checkpoint, into
+    `model` (an `HRNet` or anything with `.backbone`).
 
     Every backbone tensor of the official architecture must be present with its shape, or nothing
-    is loaded and a KeyError / ValueError names the keys. Parameters that official checkpoints
-    cannot have (the alternative fuse methods' merges) and head keys that do not fit are reported.
+    is loaded and an `InputError` names the file, what it holds and the keys. Parameters that
+    official checkpoints cannot have (the alternative fuse methods' merges) and head keys that do
+    not fit are reported.
     """
-    state = _read_state_dict(source)
+    state, origin = _read_state_dict(source)
     backbone = model if isinstance(model, HRNet) else model.backbone
-    report = LoadReport()
+    report = LoadReport(source=origin)
 
     targets = backbone.state_dict()
     required = [k for k in targets if ".merges." not in k and not k.endswith("num_batches_tracked")]
     absent = [k for k in required if k not in state]
     if absent:
-        raise KeyError(f"checkpoint lacks {len(absent)} backbone keys, e.g. {absent[:5]}")
+        raise InputError(
+            f"{origin} lacks {len(absent)} of the {len(required)} backbone tensors of this model, "
+            f"e.g. {absent[:5]}"
+        )
     wrong = [
         f"{k}: {tuple(state[k].shape)} vs {tuple(targets[k].shape)}"
         for k in required
         if state[k].shape != targets[k].shape
     ]
     if wrong:
-        raise ValueError(
-            f"checkpoint backbone shapes differ from the model (checkpoint vs model): {wrong[:5]}"
+        raise InputError(
+            f"{origin}: backbone shapes differ from the model (checkpoint vs model): {wrong[:5]}"
         )
     backbone_update = {k: state[k] for k in targets if k in state}
     report.missing += [k for k in targets if k not in state and not k.endswith("num_batches_tracked")]
@@ -89,22 +101,70 @@ def load_pretrained(model: nn.Module, source: str | Path | Mapping[str, torch.Te
     return report
 
 
-def _read_state_dict(source: str | Path | Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+def _read_state_dict(
+    source: str | Path | Mapping[str, torch.Tensor],
+) -> tuple[dict[str, torch.Tensor], str]:
+    """The tensors of `source` under backbone / head key names, and what they came from."""
+    origin = "the given state dict"
     if isinstance(source, str | Path):
-        path = Path(source)
-        if not path.is_file():
-            raise FileNotFoundError(
-                f"pretrained checkpoint {str(path)!r} does not exist (nothing is downloaded)"
-            )
-        source = torch.load(path, map_location="cpu", weights_only=True)
+        source, origin = _read_file(Path(source))
     if "state_dict" in source and isinstance(source["state_dict"], Mapping):
         source = source["state_dict"]
     state = {}
     for key, tensor in source.items():
+        if not isinstance(tensor, torch.Tensor):
+            continue
         while key.startswith(_WRAPPER_PREFIXES):
             key = key.split(".", 1)[1]
         state[key] = tensor
-    return state
+    if not state:
+        raise InputError(f"{origin} holds no tensors (keys: {list(source)[:8]})")
+    return state, origin
+
+
+def _read_file(path: Path) -> tuple[Mapping[str, Any], str]:
+    """The file's contents, loaded as tensors and plain data only (never code), and what it is."""
+    where = f"pretrained weights {path}"
+    if not path.is_file():
+        raise MissingInputError(f"{where} not found (nothing is downloaded: give a local file)")
+    try:
+        contents = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # torch.load reports a file it cannot read as many error types
+        unsafe = re.search(r"GLOBAL (\S+)", str(error))
+        if unsafe:
+            raise InputError(
+                f"{where} holds Python objects ({unsafe[1]}), not only tensors: it is not loaded, since "
+                "unpickling them could run code"
+            ) from None
+        if not zipfile.is_zipfile(path):
+            raise InputError(
+                f"{where} is not a PyTorch weights file (neither the zip archive that torch.save writes "
+                "nor a legacy torch pickle)"
+            ) from None
+        first_line = (str(error).strip().splitlines() or [""])[0]
+        raise InputError(f"{where} cannot be read ({type(error).__name__}: {first_line})") from None
+    if not isinstance(contents, Mapping):
+        raise InputError(
+            f"{where} holds a {type(contents).__name__}, not a state dict (a mapping of names to tensors)"
+        )
+    return contents, f"{where} ({_describe(contents)})"
+
+
+def _describe(contents: Mapping[str, Any]) -> str:
+    """What a loaded file is: a `hrnet-lit fit` checkpoint (with its epoch, step and backbone), another
+    Lightning checkpoint, or a state dict."""
+    if "pytorch-lightning_version" not in contents:
+        return "a state dict"
+    state = contents.get("state_dict", {})
+    if not any(str(key).startswith("net.backbone.") for key in state):
+        return "a Lightning checkpoint"
+    progress = f"epoch {contents.get('epoch')}, step {contents.get('global_step')}"
+    backbone = contents.get("hyper_parameters", {}).get("backbone")
+    knobs = getattr(backbone, "__dict__", backbone)
+    if isinstance(knobs, Mapping):
+        shown = ", ".join(f"{k}={v}" for k, v in knobs.items() if k in ("preset", "width") and v is not None)
+        progress += f", backbone {shown}" if shown else ""
+    return f"a hrnet-lit fit checkpoint, {progress}"
 
 
 def _head_targets(model: nn.Module) -> dict[str, torch.Tensor]:
@@ -112,8 +172,9 @@ def _head_targets(model: nn.Module) -> dict[str, torch.Tensor]:
 
 
 def _head_candidates(key: str) -> list[str]:
-    """Where an official head / task-layer key may live in an `HRNetModel`."""
-    names = [f"head.{key}"]
+    """Where a head / task-layer key may live in an `HRNetModel`: where a fit checkpoint had it, or
+    where an official checkpoint's head and task layer go."""
+    names = [key, f"head.{key}"]
     if key.startswith(_TASK_LAYER_PREFIXES):
         names.append("task_layer." + key.split(".", 1)[1])
     return names

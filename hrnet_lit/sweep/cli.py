@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> None:
             raise SweepError(f"a {sweep.method} sweep without run_cap needs --count")
         add_csv = check_flags(sweep, args.extra)
     except SweepError as err:
-        raise SystemExit(f"hrnet-lit sweep: {path}: {err}") from None
+        raise SweepError(f"{path}: {err}") from None
     if args.dry_run:
         dry_run(sweep, args.extra, args.count)
         return

@@ -24,7 +24,8 @@ from hrnet_lit.network_args import uses_fit_config
 from hrnet_lit.summary import summarize_fit_config
 from hrnet_lit.sweep.spec import Sweep, SweepError
 
-FAILURE_LINE = re.compile(r"^(error: .*|[A-Za-z_][\w.]*(Error|Exception|Interrupt|Exit)\b.*)$")
+# `hrnet-lit fit: error: ...` (a bad input), jsonargparse's `error: ...`, or a traceback's last line.
+FAILURE_LINE = re.compile(r"^((hrnet-lit \w+: )?error: .*|[A-Za-z_][\w.]*(Error|Exception|Interrupt|Exit)\b.*)$")
 POLL_S = 2.0  # how often a running run's metrics.csv is read for new epochs
 
 

@@ -13,6 +13,8 @@ from typing import Any
 import optuna
 import yaml
 
+from hrnet_lit.errors import InputError
+
 # The keys of a W&B sweep file.
 SWEEP_KEYS = {"program", "method", "metric", "parameters", "early_terminate", "command", "run_cap"}
 SWEEP_KEYS |= {"name", "description", "project", "entity"}  # W&B bookkeeping, unused locally
@@ -37,7 +39,7 @@ DEFAULT_COMMAND = ["${env}", "${interpreter}", "${program}", "${args}"]
 ENVVAR = re.compile(r"\$\{envvar:([A-Z0-9_]*)\}")
 
 
-class SweepError(ValueError):
+class SweepError(InputError):
     """A sweep file that cannot run as written; raised before any run starts."""
 
 
@@ -195,6 +197,8 @@ def locate_configs(command: list[str], sweep_file: Path) -> list[str]:
 
 def load_sweep(path: Path) -> Sweep:
     """Read and check a sweep file (everything but the CLI flags, see `check_flags`)."""
+    if not path.is_file():
+        raise SweepError("sweep file not found")
     try:
         spec = yaml.safe_load(path.read_text())
     except (OSError, yaml.YAMLError) as err:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +47,21 @@ class MaskWriter(BasePredictionWriter):
         ):
             colours = palette[mask.cpu().numpy()]
             stem = Path(path).stem
-            Image.fromarray(colours).save(folder / f"{stem}.png")
+            save_atomically(Image.fromarray(colours), folder / f"{stem}.png", "PNG")
             if self.overlay:
                 blend = (1 - self.alpha) * denormalize(image.cpu()) + self.alpha * colours
-                Image.fromarray(blend.astype(np.uint8)).save(folder / f"{stem}_overlay.jpg")
+                save_atomically(
+                    Image.fromarray(blend.astype(np.uint8)), folder / f"{stem}_overlay.jpg", "JPEG"
+                )
+
+
+def save_atomically(image: Image.Image, path: Path, image_format: str) -> None:
+    """Write `path` whole or not at all: a run stopped mid-write leaves no half-written image, only
+    (at worst, on a hard kill) a hidden `.<name>.*.tmp` next to it."""
+    temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")  # one per process: DDP ranks write side by side
+    try:
+        image.save(temp, format=image_format)
+        os.replace(temp, path)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+from pathlib import Path
 
 import lightning.pytorch as pl
 from lightning.pytorch.cli import SaveConfigCallback
-from lightning.pytorch.loggers import WandbLogger
+from lightning.pytorch.loggers import CSVLogger, WandbLogger
+
+# What a run folder holds before the first step: the config, and the hyperparameters the logger saves.
+_BEFORE_FIRST_STEP = {"config.yaml", "hparams.yaml"}
 
 
 class SaveRunConfig(SaveConfigCallback):
@@ -16,6 +21,9 @@ class SaveRunConfig(SaveConfigCallback):
     goes into the W&B run's own folder instead (`run.dir`, synced with the run), and the whole
     resolved config becomes the W&B run config. Other loggers keep Lightning's behaviour (their
     log_dir is already per run).
+
+    A run that fails before it wrote anything of its own (a bad file found in setup, a broken first
+    batch) removes its `version_N` folder again, so failed attempts leave no empty runs behind.
     """
 
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
@@ -31,3 +39,17 @@ class SaveRunConfig(SaveConfigCallback):
                 self.parser.save(self.config, path, skip_none=False, overwrite=True, multifile=False)
                 config = json.loads(self.parser.dump(self.config, format="json", skip_none=False))
                 run.config.update(config, allow_val_change=True)
+
+    def on_exception(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, exception: BaseException
+    ) -> None:
+        if not trainer.is_global_zero:
+            return
+        for logger in trainer.loggers:
+            if isinstance(logger, CSVLogger) and os.path.isdir(logger.log_dir):
+                run = Path(logger.log_dir)
+                written = [p for p in run.rglob("*") if p.is_file()]
+                if all(p.parent == run and p.name in _BEFORE_FIRST_STEP for p in written):
+                    shutil.rmtree(run)
+                    if run.parent != Path(logger.save_dir) and not any(run.parent.iterdir()):
+                        run.parent.rmdir()  # the logger's `name` folder, if this run was its only one

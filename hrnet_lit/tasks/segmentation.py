@@ -10,6 +10,7 @@ from torch import nn
 from torchmetrics import MetricCollection
 from torchmetrics.classification import MulticlassAccuracy, MulticlassJaccardIndex
 
+from hrnet_lit.errors import InputError
 from hrnet_lit.models import HRNetModel, PixelClassifier, V2pHead, build_head, load_pretrained
 from hrnet_lit.models.config import BackboneConfig
 from hrnet_lit.models.task_layers import FinestLevel
@@ -40,6 +41,21 @@ def build_segmenter(backbone: BackboneConfig, head: SegHead, num_classes: int) -
 
 class SegmentationTask(HRNetTask):
     """Backbone, head and classifier; logits are upsampled to the label size.
+def check_eval_knobs(
+    eval_scales: list[float], eval_window: tuple[tuple[int, int], tuple[int, int]] | None
+) -> None:
+    """Refuse evaluation knobs that would fail (or leave pixels unscored) only once inference runs."""
+    if not eval_scales or not all(0 < scale < float("inf") for scale in eval_scales):
+        raise InputError(f"model.eval_scales must be a non-empty list of positive scales, got {eval_scales}")
+    if eval_window is not None:
+        (crop_h, crop_w), (stride_h, stride_w) = eval_window
+        if min(crop_h, crop_w, stride_h, stride_w) < 1 or stride_h > crop_h or stride_w > crop_w:
+            raise InputError(
+                "model.eval_window must be ((crop_h, crop_w), (stride_h, stride_w)) with positive sizes and "
+                f"each stride at most its crop (windows must cover every pixel), got {eval_window}"
+            )
+
+
 
     Args:
         backbone: the HRNet variant (`--model.backbone.preset`, `--model.backbone.width`, ...).
@@ -83,10 +99,13 @@ class SegmentationTask(HRNetTask):
         self.save_hyperparameters()
         if class_weights is not None and len(class_weights) != num_classes:
             raise InputError(
+        if num_classes < 1:
+            raise InputError(f"model.num_classes must be >= 1, got {num_classes}")
                 f"model.class_weights has {len(class_weights)} entries for {num_classes} classes"
             )
         self.net = build_segmenter(backbone, head, num_classes)
         self.pretrained = pretrained
+        check_eval_knobs(eval_scales, eval_window)
         self.class_names = class_names or [str(k) for k in range(num_classes)]
         self.loss = SegmentationLoss(ignore_index, class_weights, ohem, ohem_thresh, ohem_min_kept)
         metrics = MetricCollection(
@@ -106,9 +125,11 @@ class SegmentationTask(HRNetTask):
     def setup(self, stage: str) -> None:
         """Pretrained weights only start a new fit: a resumed run or a checkpoint brings its own."""
         if self.pretrained and stage == "fit" and self.trainer.ckpt_path is None:
-            rank_zero_info(
-                f"pretrained backbone from {self.pretrained}:\n{load_pretrained(self.net, self.pretrained)}"
-            )
+            try:
+                report = load_pretrained(self.net, self.pretrained)
+            except InputError as error:
+                raise type(error)(f"model.pretrained: {error}") from None
+            rank_zero_info(f"model.pretrained: {report}")
 
     def configure_model(self) -> None:
         super().configure_model()
