@@ -41,21 +41,18 @@ def read_checkpoint(path: str | Path, flag: str = "--ckpt_path") -> dict[str, An
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as error:
         found = re.search(r"GLOBAL (\S+)", str(error))
-        what = (
-            f"it would call {found.group(1)}"
-            if found
-            else "it holds objects other than tensors and plain data"
-        )
+        needs = found.group(1) if found else "an object that is neither a tensor nor plain data"
         raise InputError(
-            f"{where} was refused: {what}, and checkpoints load with weights_only=True "
-            "(only tensors, plain data and the project's BackboneConfig)"
+            f"{where} was refused: unpickling it needs {needs}, which is not allowed (checkpoints load "
+            "with weights_only=True: tensors, plain data and the project's BackboneConfig only)"
         ) from None
-    except (
-        Exception
-    ) as error:  # torch.load reports a non-PyTorch file as KeyError, EOFError, RuntimeError ...
+    except Exception as error:  # how torch.load fails on other files: KeyError, EOFError, RuntimeError ...
         raise InputError(f"{where} is not a PyTorch checkpoint ({type(error).__name__}: {error})") from None
-    if not isinstance(checkpoint, dict) or not all(key in checkpoint for key in _REQUIRED):
-        missing = [key for key in _REQUIRED if not isinstance(checkpoint, dict) or key not in checkpoint]
+    is_dict = isinstance(checkpoint, dict)
+    missing = [key for key in _REQUIRED if not is_dict or key not in checkpoint]
+    if not missing and not all(isinstance(checkpoint[k], dict) for k in ("state_dict", "hyper_parameters")):
+        missing = ["a state_dict and hyper_parameters that are dicts"]
+    if missing:
         raise InputError(
             f"{where} is not a Lightning checkpoint of `hrnet-lit fit` (it lacks {', '.join(missing)}); "
             "backbone weights alone go to --model.pretrained"

@@ -217,6 +217,10 @@ def test_files_that_are_not_fit_checkpoints_are_refused_naming_the_file(tmp_path
     torch.save([1, 2], listed)
     with pytest.raises(InputError, match="lacks state_dict, hyper_parameters"):
         read_checkpoint(listed)
+    odd = tmp_path / "odd.ckpt"
+    torch.save({"state_dict": [], "hyper_parameters": {}, "pytorch-lightning_version": "2.6.6"}, odd)
+    with pytest.raises(InputError, match="'.*odd.ckpt' is not a Lightning checkpoint"):
+        read_checkpoint(odd)
 
 
 def test_a_task_built_in_python_saves_a_config_object_that_still_loads(tmp_path: Path) -> None:
@@ -252,14 +256,14 @@ def test_a_checkpoint_that_would_run_code_is_refused_and_the_code_never_runs(
     assert marker.read_text() == "ran"
     marker.unlink()
 
-    with pytest.raises(InputError, match="was refused: it would call exec"):
+    with pytest.raises(InputError, match="was refused: unpickling it needs exec"):
         read_checkpoint(evil)
     for argv in (
         ["validate", *EVAL, f"--ckpt_path={evil}", f"--trainer.default_root_dir={tmp_path}"],
         ["export", f"--ckpt_path={evil}", f"--output={tmp_path / 'x.onnx'}"],
     ):
         err = refused(capsys, argv)
-        assert f"--ckpt_path {str(evil)!r} was refused: it would call exec" in err
+        assert f"--ckpt_path {str(evil)!r} was refused: unpickling it needs exec" in err
     assert not marker.exists()
     assert not (tmp_path / "x.onnx").exists()
 
