@@ -22,8 +22,8 @@ from hrnet_lit.data import FolderDataModule, FolderSegmentation
 from hrnet_lit.errors import InputError
 from hrnet_lit.models import HRNet, build_model, load_pretrained
 from hrnet_lit.models.config import BackboneConfig
-from hrnet_lit.tasks.mask_writer import save_atomically
 from hrnet_lit.tasks import SegmentationTask
+from hrnet_lit.tasks.mask_writer import save_atomically
 
 # The tiny network of tests/conftest.py, and trainer flags that stop right after one step.
 NET = ["--model.backbone.preset=w18_small_v1", "--model.backbone.width=8"]
@@ -378,6 +378,16 @@ CASES = [
         r"wide",
     ),
     Case(
+        "sweep-secret-in-command",
+        lambda t: sweep(
+            t,
+            sweep_file(
+                t / "s.yaml", command=["hrnet-lit", "fit", "--model.lr=${envvar:WANDB_API_KEY}", "${args}"]
+            ),
+        ),
+        r"s\.yaml: command: \$\{envvar:WANDB_API_KEY\}",
+    ),
+    Case(
         "task-eval_scales-negative",
         lambda t: lambda: tiny_task(eval_scales=[1.0, -0.5]),
         r"model\.eval_scales",
@@ -420,7 +430,7 @@ def test_masks_are_written_whole_or_not_at_all(tmp_path: Path, monkeypatch: pyte
     image = Image.fromarray(_image(8))
     save_atomically(image, tmp_path / "a.png", "PNG")
 
-    def save_half(self: Image.Image, fp: Path, format: str | None = None) -> None:  # noqa: A002 (PIL's name)
+    def save_half(self: Image.Image, fp: Path, format: str | None = None) -> None:
         Path(fp).write_bytes(b"\x89PNG\r\n")
         raise OSError("No space left on device")
 

@@ -13,6 +13,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from hrnet_lit.errors import InputError
+from hrnet_lit.models import checks
 from hrnet_lit.models.blocks import Bottleneck, NormName, conv3x3, make_layer, make_norm
 from hrnet_lit.models.fusion import UpsampleMode, resize
 
@@ -58,6 +60,8 @@ class V2pHead(nn.Module):
 
     def __init__(self, in_channels: list[int], out_channels: int = 256, num_levels: int = 5) -> None:
         super().__init__()
+        checks.positive_int("out_channels", out_channels)
+        checks.positive_int("num_levels", num_levels)
         self.concat = V2Head(in_channels)
         self.reduction_conv = nn.Conv2d(self.concat.out_channels, out_channels, 1)
         self.fpn_convs = nn.ModuleList(
@@ -80,6 +84,7 @@ class ClsHead(nn.Module):
 
     def __init__(self, in_channels: list[int], num_classes: int = 1000, norm: NormName = "batch") -> None:
         super().__init__()
+        checks.positive_int("num_classes", num_classes)
         widths = [p * Bottleneck.expansion for p in self.head_planes]
         self.incre_modules = nn.ModuleList(
             make_layer("bottleneck", c, p, 1, norm)
@@ -113,7 +118,7 @@ HEADS: dict[str, type[V1Head | V2Head | V2pHead | ClsHead]] = {
 
 def head_class(name: str) -> type[V1Head | V2Head | V2pHead | ClsHead]:
     if name not in HEADS:
-        raise ValueError(f"head={name!r} is not supported; choose one of {HEAD_NAMES}")
+        raise InputError(f"head={name!r} is not supported; choose one of {HEAD_NAMES}")
     return HEADS[name]
 
 

@@ -6,7 +6,7 @@ stage2.0.fuse_layers, ...) so that timm / official checkpoints load unchanged.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from typing import Any
 
@@ -15,6 +15,8 @@ from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 from torch.utils.checkpoint import checkpoint
 
+from hrnet_lit.errors import InputError
+from hrnet_lit.models import checks
 from hrnet_lit.models.blocks import (
     BLOCK_NAMES,
     BLOCKS,
@@ -210,25 +212,17 @@ def _frozen_norm_stats(module: nn.Module) -> Iterator[None]:
 
 def _validate(args: dict[str, Any]) -> None:
     """Check every knob up front, naming the knob and what it accepts."""
-
-    def positive_ints(name: str, value: Any, length: int | None = None) -> None:
-        values = value if isinstance(value, Sequence) else [value]
-        if length is not None and len(values) != length:
-            raise ValueError(f"{name}={value!r} must have {length} entries (one per stage)")
-        if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in values):
-            raise ValueError(f"{name}={value!r} must be positive integers")
-
     for name in ("width", "stem_width", "stage1_width"):
-        positive_ints(name, args[name])
+        checks.positive_int(name, args[name])
     for name in ("num_modules", "num_blocks", "width_multipliers"):
-        positive_ints(name, args[name], 4)
+        checks.positive_ints(name, args[name], 4)
     if args["num_modules"][0] != 1:
-        raise ValueError(f"num_modules={args['num_modules']!r}: stage 1 is one layer, so its entry must be 1")
-    if len(args["block"]) != 4 or any(b not in BLOCK_NAMES for b in args["block"]):
-        raise ValueError(f"block={args['block']!r} must name 4 blocks, each one of {BLOCK_NAMES}")
-    choices = {"fuse_method": FUSE_METHODS, "upsample_mode": UPSAMPLE_MODES, "norm": NORMS}
-    for name, allowed in choices.items():
-        if args[name] not in allowed:
-            raise ValueError(f"{name}={args[name]!r} is not supported; choose one of {allowed}")
+        raise InputError(f"num_modules={args['num_modules']!r}: stage 1 is one layer, so its entry must be 1")
+    checks.choices("block", args["block"], 4, BLOCK_NAMES)
+    checks.one_of("fuse_method", args["fuse_method"], FUSE_METHODS)
+    checks.one_of("upsample_mode", args["upsample_mode"], UPSAMPLE_MODES)
+    checks.one_of("norm", args["norm"], NORMS)
+    checks.flag("align_corners", args["align_corners"])
+    checks.flag("grad_checkpointing", args["grad_checkpointing"])
     if args["num_outputs"] not in (1, 2, 3, 4):
-        raise ValueError(f"num_outputs={args['num_outputs']!r} must be 1, 2, 3 or 4")
+        raise InputError(f"num_outputs={args['num_outputs']!r} must be 1, 2, 3 or 4")

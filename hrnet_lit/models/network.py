@@ -7,6 +7,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from hrnet_lit.models import checks
 from hrnet_lit.models.heads import HeadName, build_head, head_class
 from hrnet_lit.models.hrnet import HRNet
 from hrnet_lit.models.presets import preset_kwargs
@@ -29,7 +30,7 @@ class HRNetModel(nn.Module):
 def build_backbone(head: HeadName, preset: str | None = None, **knobs: Any) -> HRNet:
     """An HRNet (a preset, with `knobs` overriding it) whose last module feeds exactly what `head` reads."""
     kwargs = {
-        **(preset_kwargs(preset) if preset else {}),
+        **(preset_kwargs(preset) if preset is not None else {}),
         **knobs,
         "num_outputs": head_class(head).num_inputs,
     }
@@ -39,6 +40,7 @@ def build_backbone(head: HeadName, preset: str | None = None, **knobs: Any) -> H
 def build_model(head: HeadName, num_classes: int, preset: str | None = None, **knobs: Any) -> HRNetModel:
     """The network as the official repositories build it for `head`: v1 + 1x1 heatmap conv,
     v2 + segmentation `last_layer`, cls + K-way linear, v2p alone (a detector's pyramid)."""
+    checks.positive_int("num_classes", num_classes)
     backbone = build_backbone(head, preset, **knobs)
     norm = backbone.norm
     rep = build_head(head, backbone.out_channels, num_classes, norm)

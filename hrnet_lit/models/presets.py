@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any, Literal, get_args
 
+from hrnet_lit.errors import InputError
+
 PresetName = Literal["w18_small_v1", "w18_small_v2", "w18", "w30", "w32", "w40", "w44", "w48", "w64"]
 PRESET_NAMES: tuple[str, ...] = get_args(PresetName)
 
@@ -33,5 +35,5 @@ PRESETS: dict[str, dict[str, Any]] = {
 
 def preset_kwargs(name: str) -> dict[str, Any]:
     if name not in PRESETS:
-        raise ValueError(f"preset={name!r} is not a known HRNet variant; choose one of {PRESET_NAMES}")
+        raise InputError(f"preset={name!r} is not a known HRNet variant; choose one of {PRESET_NAMES}")
     return dict(PRESETS[name])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from hrnet_lit.models import checks
 from hrnet_lit.models.blocks import NormName, make_norm
 
 
@@ -12,6 +13,7 @@ class PixelClassifier(nn.Sequential):
     """The official segmentation `last_layer`: 1x1 conv (C->C) + norm + ReLU + 1x1 conv (C->K)."""
 
     def __init__(self, in_channels: int, num_classes: int, norm: NormName = "batch") -> None:
+        checks.positive_int("num_classes", num_classes)
         super().__init__(
             nn.Conv2d(in_channels, in_channels, 1),
             make_norm(norm, in_channels),
@@ -22,6 +24,7 @@ class PixelClassifier(nn.Sequential):
 
 def heatmap_layer(in_channels: int, num_joints: int) -> nn.Conv2d:
     """The official pose `final_layer`: a 1x1 conv to one heatmap per joint."""
+    checks.positive_int("num_joints", num_joints)
     return nn.Conv2d(in_channels, num_joints, 1)
 
 

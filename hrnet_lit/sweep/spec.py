@@ -37,6 +37,7 @@ DISTRIBUTIONS = {
 GOALS = ("maximize", "minimize")
 DEFAULT_COMMAND = ["${env}", "${interpreter}", "${program}", "${args}"]
 ENVVAR = re.compile(r"\$\{envvar:([A-Z0-9_]*)\}")
+SECRET_NAME = re.compile(r"KEY|TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL")
 
 
 class SweepError(InputError):
@@ -221,6 +222,14 @@ def load_sweep(path: Path) -> Sweep:
     if method == "grid" and any(p.kind != "categorical" for p in params):
         raise SweepError(
             f"grid search needs `values` for {[p.key for p in params if p.kind != 'categorical']}"
+        )
+    secret = [
+        name for t in spec.get("command", []) for name in ENVVAR.findall(str(t)) if SECRET_NAME.search(name)
+    ]
+    if secret:
+        raise SweepError(
+            f"command: ${{envvar:{secret[0]}}} would put a secret on the command line, where the sweep's "
+            "log, its study and the run's config record it; let the run read it from the environment"
         )
     command = [
         ENVVAR.sub(lambda m: os.environ.get(m[1], m[1]), str(t)) for t in spec.get("command", DEFAULT_COMMAND)

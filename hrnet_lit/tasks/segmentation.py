@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import torch
 from lightning.pytorch.utilities import rank_zero_info
@@ -27,6 +27,8 @@ def build_segmenter(backbone: BackboneConfig, head: SegHead, num_classes: int) -
 
     V2p is classified on its finest (stride-4) level, so only that level is built.
     """
+    if head not in get_args(SegHead):
+        raise InputError(f"head={head!r} is not a segmentation head; choose one of {get_args(SegHead)}")
     net = backbone.build(head)
     if head == "v2p":
         rep: nn.Module = V2pHead(net.out_channels, num_levels=1)
