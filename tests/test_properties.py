@@ -174,7 +174,7 @@ def unknown(allowed: tuple[str, ...]) -> st.SearchStrategy[Any]:
     return (
         st.text(max_size=10).filter(lambda s: s not in allowed)
         | st.sampled_from(allowed).map(str.upper)
-        | st.sampled_from([None, 1, ("sum",)])
+        | st.sampled_from([None, 1, ("sum",), ["v2"]])
     )
 
 

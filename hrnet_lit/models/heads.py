@@ -117,7 +117,7 @@ HEADS: dict[str, type[V1Head | V2Head | V2pHead | ClsHead]] = {
 
 
 def head_class(name: str) -> type[V1Head | V2Head | V2pHead | ClsHead]:
-    if name not in HEADS:
+    if not isinstance(name, str) or name not in HEADS:
         raise InputError(f"head={name!r} is not supported; choose one of {HEAD_NAMES}")
     return HEADS[name]
 

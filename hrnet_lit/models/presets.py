@@ -34,6 +34,6 @@ PRESETS: dict[str, dict[str, Any]] = {
 
 
 def preset_kwargs(name: str) -> dict[str, Any]:
-    if name not in PRESETS:
+    if not isinstance(name, str) or name not in PRESETS:
         raise InputError(f"preset={name!r} is not a known HRNet variant; choose one of {PRESET_NAMES}")
     return dict(PRESETS[name])
