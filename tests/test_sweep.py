@@ -3,6 +3,7 @@ record failures on Optuna."""
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import itertools
 import os
@@ -128,7 +129,8 @@ def test_hyperband_maps_to_optuna() -> None:
 
 def test_interrupted_trials_are_requeued_once(tmp_path: Path) -> None:
     sweep = load_sweep(write_sweep(tmp_path / "s.yaml", {"model.head": {"values": ["v1", "v2", "v2p"]}}))
-    study = optuna.create_study(storage=f"sqlite:///{tmp_path / 'db.sqlite'}", sampler=sweep.sampler())
+    storage = optuna.storages.RDBStorage(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    study = optuna.create_study(storage=storage, sampler=sweep.sampler())
     dist = {"model.head": optuna.distributions.CategoricalDistribution(["v1", "v2", "v2p"])}
     for head, state, attrs in [
         ("v1", "COMPLETE", {}),
@@ -144,8 +146,8 @@ def test_interrupted_trials_are_requeued_once(tmp_path: Path) -> None:
                 user_attrs=attrs,
             )
         )
-    requeue_interrupted(study)
-    requeue_interrupted(study)
+    requeue_interrupted(study, storage)
+    requeue_interrupted(study, storage)
     waiting = study.get_trials(states=(optuna.trial.TrialState.WAITING,))
     assert [t.params for t in waiting] == [{"model.head": "v2p"}]
     assert runs_left(study, sweep, None) == 1 and runs_left(study, sweep, 0) == 0
@@ -267,7 +269,7 @@ def test_a_killed_sweep_resumes_with_its_finished_runs_intact(tmp_path: Path, ti
             assert time.monotonic() < deadline
             time.sleep(0.1)
     finally:
-        if not gone(sweep.pid):
+        with contextlib.suppress(ProcessLookupError):  # whatever is left of the sweep's process group
             os.killpg(sweep.pid, signal.SIGKILL)
 
     storage = f"sqlite:///{output / 'optuna.db'}"
@@ -285,4 +287,4 @@ def test_a_killed_sweep_resumes_with_its_finished_runs_intact(tmp_path: Path, ti
         first.user_attrs["wall_s"],
     )
     assert (output / "runs" / "0" / "run.log").stat().st_mtime_ns == first_log  # not run again
-    assert [p.name for p in (output / "runs" / "0" / "lightning_logs").iterdir()] == ["version_0"]
+    assert [p.name for p in (output / "runs" / "0").glob("*/version_*")] == ["version_0"]

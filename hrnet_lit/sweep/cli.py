@@ -97,7 +97,7 @@ def main(argv: list[str] | None = None) -> None:
         direction=sweep.goal,
         load_if_exists=True,
     )
-    requeue_interrupted(study)
+    requeue_interrupted(study, storage)
     objective = Objective(sweep, output, args.extra, add_csv, args.input_size)
     try:
         if n := runs_left(study, sweep, args.count):

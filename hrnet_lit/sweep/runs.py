@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import ctypes
 import importlib
 import io
 import os
 import re
 import shlex
+import signal
+import socket
 import subprocess
 import sys
 import time
@@ -27,6 +30,7 @@ from hrnet_lit.sweep.spec import Sweep, SweepError
 # `hrnet-lit fit: error: ...` (a bad input), jsonargparse's `error: ...`, or a traceback's last line.
 FAILURE_LINE = re.compile(r"^((hrnet-lit \w+: )?error: .*|[A-Za-z_][\w.]*(Error|Exception|Interrupt|Exit)\b.*)$")
 POLL_S = 2.0  # how often a running run's metrics.csv is read for new epochs
+PR_SET_PDEATHSIG = 1  # prctl option: the signal a child gets when its parent dies (Linux)
 
 
 class RunFailed(Exception):
@@ -104,6 +108,17 @@ def failure(log: Path, returncode: int) -> str:
     return errors[-1] if errors else f"exit code {returncode}"
 
 
+def owner() -> dict[str, Any]:
+    """Who runs a trial: this machine and sweep process (stored with the trial)."""
+    return {"host": socket.gethostname(), "pid": os.getpid()}
+
+
+def _die_with_the_sweep() -> None:
+    """Linux: the run gets SIGTERM (saves `last.ckpt` and stops) when the sweep process dies, even by
+    SIGKILL, instead of training on unwatched."""
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 def best(values: list[float], goal: str) -> float | None:
     return (max if goal == "maximize" else min)(values) if values else None
 
@@ -134,6 +149,8 @@ class Objective:
         command = self.sweep.run_command(values) + self.extra
         trial.set_user_attr("values", values)
         trial.set_user_attr("command", command)
+        for key, value in owner().items():  # lets a restarted sweep see that this one is gone
+            trial.set_user_attr(key, value)
         print(f"run {trial.number}: {shlex.join(command)}", flush=True)
         start = time.time()
         try:
@@ -152,7 +169,13 @@ class Objective:
         try:
             with (
                 log.open("w") as out,
-                subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=self.env) as proc,
+                subprocess.Popen(
+                    command,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    env=self.env,
+                    preexec_fn=_die_with_the_sweep if sys.platform == "linux" else None,
+                ) as proc,
             ):
                 while returncode is None:
                     returncode = _wait(proc)

@@ -3,21 +3,45 @@
 from __future__ import annotations
 
 import csv
+import os
+import socket
 from pathlib import Path
 from typing import Any
 
 import optuna
-from optuna.storages import RetryHeartbeatStaleTrialCallback
+from optuna.storages import BaseStorage, RetryHeartbeatStaleTrialCallback
 from optuna.trial import FrozenTrial, TrialState
 
 from hrnet_lit.sweep.runs import best
 from hrnet_lit.sweep.spec import Sweep
 
 
-def requeue_interrupted(study: optuna.Study) -> None:
+def _process_is_gone(trial: FrozenTrial) -> bool:
+    """The sweep process that ran `trial` was on this machine and no longer exists."""
+    host, pid = trial.user_attrs.get("host"), trial.user_attrs.get("pid")
+    if host != socket.gethostname() or pid is None:
+        return False
+    if pid == os.getpid():  # a reused id: the old process is gone
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def requeue_interrupted(study: optuna.Study, storage: BaseStorage) -> None:
     """Run again, once, what the sweep itself cut short: trials that failed without a run error (Ctrl-C)
-    and RUNNING trials whose heartbeat stopped (a killed sweep), both through Optuna's retry of stale
-    trials. A run that failed on its own stays failed."""
+    and RUNNING trials of a killed sweep, both through Optuna's retry of stale trials. A RUNNING trial
+    whose sweep process on this machine is gone is retried at once; one of another machine once its
+    heartbeat has stopped for the grace period. A run that failed on its own stays failed."""
+    study_id = storage.get_study_id_from_name(study.study_name)
+    for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        if _process_is_gone(t):  # not `study.tell`: a grid sampler would stop the study from there
+            trial_id = storage.get_trial_id_from_study_id_trial_number(study_id, t.number)
+            storage.set_trial_state_values(trial_id, state=TrialState.FAIL)
     optuna.storages.fail_stale_trials(study)
     trials = study.get_trials()
     retried = {n for t in trials for n in RetryHeartbeatStaleTrialCallback.retry_history(t)}
@@ -48,10 +72,13 @@ def status(trial: FrozenTrial) -> str:
 
 
 def results(study: optuna.Study, sweep: Sweep) -> list[dict[str, Any]]:
-    """One row per run, best first; a pruned or failed run shows the best value it reached."""
+    """One row per run, best first; a pruned or failed run shows the best value it reached. An
+    interrupted run that was queued again is left out: its retry has the row."""
+    trials = study.get_trials(deepcopy=False)
+    retried = {n for t in trials for n in RetryHeartbeatStaleTrialCallback.retry_history(t)}
     rows = []
-    for t in study.get_trials(deepcopy=False):
-        if t.state == TrialState.WAITING:
+    for t in trials:
+        if t.state == TrialState.WAITING or t.number in retried:
             continue
         values = t.user_attrs.get("values", t.params)
         rows.append(
