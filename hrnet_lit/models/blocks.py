@@ -26,7 +26,11 @@ def group_count(channels: int, max_groups: int = 32) -> int:
 
 
 def make_norm(norm: NormName, channels: int) -> nn.Module:
-    """The normalisation layer named by the `norm` knob."""
+    """The normalisation layer named by the `norm` knob.
+
+    `sync_batch` builds the layer that also syncs on CPU; a task makes it torch's own SyncBatchNorm
+    once it sees a process group that is not gloo (`sync_norm.use_native_sync_batchnorm`).
+    """
     if norm == "batch":
         return nn.BatchNorm2d(channels)
     if norm == "sync_batch":
