@@ -180,6 +180,8 @@ CASES = [
         lambda t: synthetic("fit", t, "--data.scale_range=[2.0,0.5]"),
         r"data\.scale_range",
     ),
+    Case("num_val-zero", lambda t: synthetic("fit", t, "--data.num_val=0"), r"data\.num_val.*0"),
+    Case("image_size-tiny", lambda t: synthetic("fit", t, "--data.image_size=[4,32]"), r"data\.image_size"),
     Case("misspelt-knob", lambda t: synthetic("fit", t, "--model.backbone.widht=8"), r"widht"),
     Case(
         "wrong-type",

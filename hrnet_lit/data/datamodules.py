@@ -185,6 +185,11 @@ class SyntheticDataModule(SegmentationDataModule):
         **kwargs: Any,
     ) -> None:
         super().__init__(crop_size=crop_size, **kwargs)
+        for key, count in (("num_train", num_train), ("num_val", num_val)):
+            if count < 1:
+                raise InputError(f"data.{key} must be >= 1, got {count}")
+        if len(image_size) != 2 or min(image_size) < 8:
+            raise InputError(f"data.image_size must be (height, width) with both >= 8, got {image_size}")
         self.num_train = num_train
         self.num_val = num_val
         self.image_size = image_size
