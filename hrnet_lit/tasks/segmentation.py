@@ -41,8 +41,6 @@ def build_segmenter(backbone: BackboneConfig, head: SegHead, num_classes: int) -
     return HRNetModel(net, rep, classifier)
 
 
-class SegmentationTask(HRNetTask):
-    """Backbone, head and classifier; logits are upsampled to the label size.
 def check_eval_knobs(
     eval_scales: list[float], eval_window: tuple[tuple[int, int], tuple[int, int]] | None
 ) -> None:
@@ -58,6 +56,8 @@ def check_eval_knobs(
             )
 
 
+class SegmentationTask(HRNetTask):
+    """Backbone, head and classifier; logits are upsampled to the label size.
 
     Args:
         backbone: the HRNet variant (`--model.backbone.preset`, `--model.backbone.width`, ...).
@@ -99,15 +99,15 @@ def check_eval_knobs(
     ) -> None:
         super().__init__(**optim_kwargs)
         self.save_hyperparameters()
-        if class_weights is not None and len(class_weights) != num_classes:
-            raise InputError(
         if num_classes < 1:
             raise InputError(f"model.num_classes must be >= 1, got {num_classes}")
+        if class_weights is not None and len(class_weights) != num_classes:
+            raise InputError(
                 f"model.class_weights has {len(class_weights)} entries for {num_classes} classes"
             )
+        check_eval_knobs(eval_scales, eval_window)
         self.net = build_segmenter(backbone, head, num_classes)
         self.pretrained = pretrained
-        check_eval_knobs(eval_scales, eval_window)
         self.class_names = class_names or [str(k) for k in range(num_classes)]
         self.loss = SegmentationLoss(ignore_index, class_weights, ohem, ohem_thresh, ohem_min_kept)
         metrics = MetricCollection(
