@@ -181,3 +181,11 @@ def test_sigterm_during_validation_stops_when_it_ends(tmp_path: Path, straight: 
     resumed = fit(tmp_path / "resumed", f"--ckpt_path={last}")
     assert_same_state(state(resumed), state(straight))
     assert final_val(resumed) == final_val(straight)
+
+
+def test_overfit_batches_still_trains(tmp_path: Path) -> None:
+    """Lightning swaps an overfit run's sampler for its own, which the resumable loader cannot take."""
+    main(["fit", *TINY_FIT, "--trainer.overfit_batches=1", f"--trainer.logger.init_args.save_dir={tmp_path}"])
+    assert (
+        torch.load(run_folder(tmp_path) / "checkpoints" / "last.ckpt", weights_only=False)["global_step"] == 2
+    )

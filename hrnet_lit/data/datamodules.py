@@ -130,6 +130,9 @@ class SegmentationDataModule(pl.LightningDataModule, ABC):
                 f"the train split has {len(dataset)} samples, fewer than data.batch_size={self.batch_size}; "
                 "incomplete batches are dropped, so training would see no data"
             )
+        if self.trainer is not None and self.trainer.overfit_batches > 0:
+            # Lightning puts a sequential sampler of its own into an overfit run's loader.
+            return DataLoader(dataset, batch_size=self.batch_size, drop_last=True, **self._loader_options())
         # The run's seed (set by `seed_everything` before the data module is built) keys the order and
         # augmentation of every epoch; each DDP rank takes its share of the same permutation.
         world = (self.trainer.world_size, self.trainer.global_rank) if self.trainer is not None else (1, 0)
