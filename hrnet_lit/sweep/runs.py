@@ -28,7 +28,9 @@ from hrnet_lit.summary import summarize_fit_config
 from hrnet_lit.sweep.spec import Sweep, SweepError
 
 # `hrnet-lit fit: error: ...` (a bad input), jsonargparse's `error: ...`, or a traceback's last line.
-FAILURE_LINE = re.compile(r"^((hrnet-lit \w+: )?error: .*|[A-Za-z_][\w.]*(Error|Exception|Interrupt|Exit)\b.*)$")
+FAILURE_LINE = re.compile(
+    r"^((hrnet-lit \w+: )?error: .*|[A-Za-z_][\w.]*(Error|Exception|Interrupt|Exit)\b.*)$"
+)
 POLL_S = 2.0  # how often a running run's metrics.csv is read for new epochs
 PR_SET_PDEATHSIG = 1  # prctl option: the signal a child gets when its parent dies (Linux)
 
