@@ -143,11 +143,11 @@ class LastCheckpoint(ModelCheckpoint):
     ) -> None:
         if not self._fitting(trainer) or self._last_global_step_saved == trainer.global_step:
             return
-        steps_due = self.step_interval is not None and trainer.global_step % self.step_interval == 0
-        time_due = self.time_interval is not None and (
-            time.monotonic() - self._saved_at >= self.time_interval.total_seconds()
-        )
-        if steps_due or trainer.strategy.broadcast(time_due):  # rank 0's clock decides for all ranks
+        due = self.step_interval is not None and trainer.global_step % self.step_interval == 0
+        if not due and self.time_interval is not None:
+            elapsed = time.monotonic() - self._saved_at
+            due = trainer.strategy.broadcast(elapsed >= self.time_interval.total_seconds())  # rank 0's clock
+        if due:
             self.save_latest(trainer)
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
