@@ -97,7 +97,7 @@ class LastCheckpoint(ModelCheckpoint):
     Args:
         dirpath: folder of `last.ckpt` (default: the run's `checkpoints/`, as for the best checkpoint).
         every_n_train_steps: also save after every N optimizer steps (None: at epoch ends only).
-        train_time_interval: also save once this much training time ("h:m:s") passed since the last save.
+        train_time_interval: also save once this much time ("h:m:s") has passed since the last save.
     """
 
     def __init__(
