@@ -32,6 +32,14 @@ def nonfinite_tensors(path: Path) -> list[str]:
     return [k for k, v in tensors.items() if v.is_floating_point() and not torch.isfinite(v).all()]
 
 
+def fit_skipping(tmp_path: Path, *args: str) -> tuple[Path, list[dict[str, str]]]:
+    """A `--model.nonfinite_loss=skip` fit: its run folder and the rows of its metrics.csv."""
+    main(["fit", *args, "--model.nonfinite_loss=skip", f"--trainer.logger.init_args.save_dir={tmp_path}"])
+    (run,) = tmp_path.glob("lightning_logs/*")
+    with open(run / "metrics.csv") as f:
+        return run, list(csv.DictReader(f))
+
+
 @pytest.mark.slow
 def test_a_diverging_run_stops_naming_the_step_and_keeps_only_finite_checkpoints(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
@@ -52,18 +60,7 @@ def test_a_diverging_run_stops_naming_the_step_and_keeps_only_finite_checkpoints
 
 @pytest.mark.slow
 def test_the_skip_switch_finishes_the_diverging_run_with_finite_checkpoints(tmp_path: Path) -> None:
-    main(
-        [
-            "fit",
-            *EPOCHS,
-            "--model.lr=1e6",
-            "--model.nonfinite_loss=skip",
-            f"--trainer.logger.init_args.save_dir={tmp_path}",
-        ]
-    )
-    (run,) = tmp_path.glob("lightning_logs/*")
-    with open(run / "metrics.csv") as f:
-        rows = list(csv.DictReader(f))
+    run, rows = fit_skipping(tmp_path, *EPOCHS, "--model.lr=1e6")
     assert max(float(r["train/nonfinite_skipped"]) for r in rows if r["train/nonfinite_skipped"]) >= 1
     assert max(int(r["epoch"]) for r in rows) == 2, "all three epochs ran"
     for path in run.glob("checkpoints/*.ckpt"):
@@ -85,18 +82,7 @@ def test_the_skip_switch_skips_a_nonfinite_step_and_finishes(
         return loss * float("nan") if calls["n"] == 2 else loss
 
     monkeypatch.setattr(SegmentationLoss, "forward", nan_on_the_second_step)
-    main(
-        [
-            "fit",
-            *TINY_FIT,
-            "--trainer.max_steps=3",
-            "--model.nonfinite_loss=skip",
-            f"--trainer.logger.init_args.save_dir={tmp_path}",
-        ]
-    )
-    (run,) = tmp_path.glob("lightning_logs/*")
-    with open(run / "metrics.csv") as f:
-        rows = list(csv.DictReader(f))
+    run, rows = fit_skipping(tmp_path, *TINY_FIT, "--trainer.max_steps=3")
     skipped = [float(r["train/nonfinite_skipped"]) for r in rows if r["train/nonfinite_skipped"]]
     assert skipped[-1] == 1.0
     assert nonfinite_tensors(run / "checkpoints" / "last.ckpt") == []
