@@ -64,7 +64,12 @@ def kill_after(save_dir: Path, step: int, sig: signal.Signals, *extra: str) -> t
     Returns the run folder and the exit status. Reading `last.ckpt` while the run rewrites it every
     step is itself a check: an atomic write never shows a half-written file.
     """
-    proc = subprocess.Popen(command(save_dir, *extra), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    paced = [*command(save_dir, *extra), "--trainer.callbacks+=pacer.Pace"]  # no race past an epoch end
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(Path(__file__).parent), os.environ.get("PYTHONPATH", "")]),
+    }
+    proc = subprocess.Popen(paced, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
     last = save_dir / "lightning_logs" / "version_0" / "checkpoints" / "last.ckpt"
     deadline = time.monotonic() + 300
     while saved_step(last) < step:
