@@ -2,14 +2,8 @@ import numpy as np
 import pytest
 import torch
 
-from hrnet_lit.data.transforms import (
-    IMAGENET_MEAN,
-    IMAGENET_STD,
-    SegEvalTransform,
-    SegTrainTransform,
-    denormalize,
-    normalize,
-)
+from hrnet_lit.data.segmentation.transforms import SegEvalTransform, SegTrainTransform
+from hrnet_lit.data.transforms import IMAGENET_MEAN, IMAGENET_STD, denormalize, normalize
 
 
 def _pair(height: int, width: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

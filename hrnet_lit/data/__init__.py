@@ -1,27 +1,33 @@
-"""Segmentation data: datasets, joint transforms and LightningDataModules."""
+"""Data for every task, one subpackage per task; what they share (file checks, normalisation, the
+resumable train loader, prediction folders) lives here.
 
-from hrnet_lit.data.ade20k import ADE20K_CLASSES, ADE20KSegmentation
-from hrnet_lit.data.base import SegmentationDataset
-from hrnet_lit.data.cityscapes import CITYSCAPES_CLASSES, CITYSCAPES_PALETTE, CityscapesSegmentation
-from hrnet_lit.data.datamodules import (
-    ADE20KDataModule,
-    CityscapesDataModule,
-    FolderDataModule,
-    SegmentationDataModule,
-    SyntheticDataModule,
-)
-from hrnet_lit.data.folder import FolderSegmentation, ImageFolderPredict
+The segmentation names stay importable from `hrnet_lit.data` (`hrnet_lit.data.SyntheticDataModule`
+in a config), because segmentation is the default task and its configs predate the subpackages.
+"""
+
+from hrnet_lit.data.images import ImageFolderPredict
 from hrnet_lit.data.palette import make_palette
-from hrnet_lit.data.synthetic import CLASSES, PALETTE, SyntheticShapes
-from hrnet_lit.data.transforms import (
-    IMAGENET_MEAN,
-    IMAGENET_STD,
+from hrnet_lit.data.segmentation import (
+    ADE20K_CLASSES,
+    CITYSCAPES_CLASSES,
+    CITYSCAPES_PALETTE,
+    CLASSES,
+    PALETTE,
+    ADE20KDataModule,
+    ADE20KSegmentation,
+    CityscapesDataModule,
+    CityscapesSegmentation,
+    FolderDataModule,
+    FolderSegmentation,
     SegEvalTransform,
+    SegmentationDataModule,
+    SegmentationDataset,
     SegTrainTransform,
     SegTransform,
-    denormalize,
-    normalize,
+    SyntheticDataModule,
+    SyntheticShapes,
 )
+from hrnet_lit.data.transforms import IMAGENET_MEAN, IMAGENET_STD, denormalize, normalize
 
 __all__ = [
     "ADE20K_CLASSES",

@@ -14,7 +14,7 @@ import numpy as np
 from torch import Tensor
 from torch.utils.data import Dataset
 
-from hrnet_lit.data.transforms import SegEvalTransform, SegTransform
+from hrnet_lit.data.segmentation.transforms import SegEvalTransform, SegTransform
 
 CLASSES: tuple[str, ...] = ("background", "disc", "rectangle", "triangle", "stripes")
 PALETTE = np.array([(0, 0, 0), (230, 25, 75), (60, 180, 75), (255, 225, 25), (0, 130, 200)], dtype=np.uint8)

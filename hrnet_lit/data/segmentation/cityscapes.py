@@ -6,8 +6,9 @@ from pathlib import Path
 
 import numpy as np
 
-from hrnet_lit.data.base import SegmentationDataset, pair_with_masks, require_dir
-from hrnet_lit.data.transforms import SegTransform
+from hrnet_lit.data.base import require_dir
+from hrnet_lit.data.segmentation.dataset import SegmentationDataset, pair_with_masks
+from hrnet_lit.data.segmentation.transforms import SegTransform
 
 CITYSCAPES_CLASSES: tuple[str, ...] = (
     "road", "sidewalk", "building", "wall", "fence", "pole", "traffic light", "traffic sign",

@@ -12,14 +12,15 @@ import torch
 from lightning.pytorch.overrides.distributed import UnrepeatedDistributedSampler
 from torch.utils.data import DataLoader, Dataset
 
-from hrnet_lit.data.ade20k import ADE20KSegmentation
 from hrnet_lit.data.base import require_dir
-from hrnet_lit.data.cityscapes import CityscapesSegmentation
-from hrnet_lit.data.folder import FolderSegmentation, ImageFolderPredict, read_class_names
+from hrnet_lit.data.images import ImageFolderPredict
 from hrnet_lit.data.palette import make_palette
 from hrnet_lit.data.resumable import ResumableLoader
-from hrnet_lit.data.synthetic import SyntheticShapes
-from hrnet_lit.data.transforms import SegEvalTransform, SegTrainTransform, SegTransform
+from hrnet_lit.data.segmentation.ade20k import ADE20KSegmentation
+from hrnet_lit.data.segmentation.cityscapes import CityscapesSegmentation
+from hrnet_lit.data.segmentation.folder import FolderSegmentation, read_class_names
+from hrnet_lit.data.segmentation.synthetic import SyntheticShapes
+from hrnet_lit.data.segmentation.transforms import SegEvalTransform, SegTrainTransform, SegTransform
 from hrnet_lit.errors import InputError
 
 _STAGE_SPLITS = {"fit": ("train", "val"), "validate": ("val",), "test": ("test",), "predict": ()}

@@ -6,9 +6,10 @@ from pathlib import Path
 
 import numpy as np
 
-from hrnet_lit.data.base import SegmentationDataset, pair_with_masks, require_dir
+from hrnet_lit.data.base import require_dir
 from hrnet_lit.data.palette import make_palette
-from hrnet_lit.data.transforms import SegTransform
+from hrnet_lit.data.segmentation.dataset import SegmentationDataset, pair_with_masks
+from hrnet_lit.data.segmentation.transforms import SegTransform
 from hrnet_lit.errors import InputError
 
 ADE20K_CLASSES: tuple[str, ...] = (
