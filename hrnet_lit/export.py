@@ -66,17 +66,19 @@ def parser(with_network: bool = True) -> ArgumentParser:
 
 
 def trained_network(ckpt_path: Path | None, fit_args: list[str]) -> nn.Module:
-    """The segmentation network of a checkpoint, or of a fit config (`--config` + flags) when none.
+    """The network (`.net`) of a checkpoint's task, or of a fit config (`--config` + flags) when none.
 
-    It maps an image to class logits at 1/4 of its size, as the task's forward does.
+    It computes what the task's network computes (segmentation: class logits at 1/4 of the image).
     """
+    from hrnet_lit.checkpoint_config import model_hparams
     from hrnet_lit.checkpoint_file import read_checkpoint
-    from hrnet_lit.lightning_cli import lightning_cli
-    from hrnet_lit.tasks import SegmentationTask
+    from hrnet_lit.lightning_cli import DEFAULT_TASK, import_class, lightning_cli
 
     if ckpt_path is not None:
-        read_checkpoint(ckpt_path)  # an InputError naming the file unless it is a safe fit checkpoint
-        return SegmentationTask.load_from_checkpoint(ckpt_path, map_location="cpu", weights_only=True).net
+        # an InputError naming the file unless it is a safe fit checkpoint
+        class_path = model_hparams(read_checkpoint(ckpt_path))[0] or DEFAULT_TASK
+        task = import_class(class_path)
+        return task.load_from_checkpoint(ckpt_path, map_location="cpu", weights_only=True).net
     on_cpu = [
         "--trainer.accelerator=cpu",
         "--trainer.devices=1",

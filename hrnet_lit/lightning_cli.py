@@ -1,28 +1,39 @@
-"""LightningCLI behind `hrnet-lit fit|validate|test|predict`, and the parse-only fit parser the tools use."""
+"""LightningCLI behind `hrnet-lit fit|validate|test|predict` for every task, and the parse-only fit
+parser the tools use.
+
+The task is known before the parser is built: the config's (or a flag's) `model.class_path`, or
+segmentation when none names one. It and its default data module are put
+first on the command line, so the config files and flags that follow set their arguments
+(`--model.backbone.width=48`, no `init_args` needed) and no other class's defaults are carried over.
+"""
 
 from __future__ import annotations
 
+import importlib
 import inspect
 import os
 import sys
 import warnings
 from argparse import ArgumentError
+from functools import partial
 from typing import Any, NoReturn
 
+import yaml
 from jsonargparse import Namespace
 from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
-from lightning.pytorch import Trainer
+from lightning.pytorch import LightningDataModule, Trainer
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import ArgsType, LightningArgumentParser, LightningCLI
 
 from hrnet_lit.checkpoint_config import contradictions, model_hparams, show
 from hrnet_lit.checkpoint_file import read_checkpoint
-from hrnet_lit.data import SegmentationDataModule
 from hrnet_lit.errors import InputError
-from hrnet_lit.tasks import SegmentationTask
+from hrnet_lit.tasks.base import HRNetTask
 from hrnet_lit.tasks.checkpointing import AtomicCheckpointIO, LastCheckpoint
-from hrnet_lit.tasks.mask_writer import MaskWriter
+from hrnet_lit.tasks.prediction_writer import PredictionWriter
 from hrnet_lit.tasks.run_config import SaveRunConfig
+
+DEFAULT_TASK = "hrnet_lit.tasks.SegmentationTask"
 
 TRAINER_DEFAULTS = {
     "default_root_dir": "outputs",
@@ -30,20 +41,92 @@ TRAINER_DEFAULTS = {
 }
 
 
+def import_class(class_path: str) -> type:
+    """The class a config's `class_path` names; a bad one is an `InputError` naming it."""
+    module, _, name = class_path.rpartition(".")
+    try:
+        return getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError, ValueError):
+        raise InputError(f"class_path {class_path!r} cannot be imported") from None
+
+
+def task_arg(key: str, data: LightningDataModule) -> Any:
+    """`key` of the data module's `task_args`: what the data knows, filled into the task's arguments."""
+    given = getattr(data, "task_args", {})
+    if key not in given:
+        raise InputError(
+            f"data: {type(data).__qualname__} gives no {key!r} to the task (its task_args: "
+            f"{sorted(given)}); choose a data module of this task"
+        )
+    return given[key]
+
+
+def chosen_classes(args: list[str]) -> dict[str, str]:
+    """The class paths that the `--config` files and the flags of `args` give `model` and `data`
+    (later ones win), read before parsing so that the parser can be built for that task."""
+    found: dict[str, str] = {}
+    for k, arg in enumerate(args):
+        key, _, value = arg.partition("=")
+        if not value and k + 1 < len(args):
+            value = args[k + 1]
+        if key in ("--config", "-c") and os.path.isfile(value):
+            with open(value) as file:
+                config = yaml.safe_load(file) or {}
+            for group in ("model", "data"):
+                section = config.get(group) if isinstance(config, dict) else None
+                path = section.get("class_path") if isinstance(section, dict) else section
+                if isinstance(path, str):
+                    found[group] = path
+        for group in ("model", "data"):
+            if key in (f"--{group}", f"--{group}.class_path") and value:
+                found[group] = value
+    return found
+
+
+def config_network(config: Namespace) -> tuple[type[HRNetTask], dict[str, Any], LightningDataModule]:
+    """The task class, its `architecture` arguments (filled from the data module as a fit would) and
+    the data module of a parsed fit config: what `summary` and `export` build a network from,
+    without a Trainer and without the task's metrics, losses and weights."""
+    from hrnet_lit.models.config import BackboneConfig
+
+    task = import_class(config.model.class_path)
+    data = import_class(config.data.class_path)(**vars(config.data.get("init_args") or Namespace()))
+    given = {**vars(config.model.init_args), **{k: task_arg(k, data) for k in task.data_args}}
+    arch = {k: given[k] for k in task.architecture if k in given}
+    if isinstance(arch.get("backbone"), Namespace):
+        arch["backbone"] = BackboneConfig(**vars(arch["backbone"]))
+    return task, arch, data
+
+
+def task_command_line(args: list[str], subcommand: bool) -> tuple[type[HRNetTask], list[str]]:
+    """The task of `args` and `args` with the task and its default data module put first (after the
+    subcommand); both stay as given when the config or a flag names them."""
+    chosen = chosen_classes(args)
+    class_path = chosen.get("model", DEFAULT_TASK)
+    task = import_class(class_path)
+    if not (isinstance(task, type) and issubclass(task, HRNetTask)):
+        raise InputError(f"model.class_path {class_path!r} is not an hrnet-lit task (an HRNetTask subclass)")
+    first = [f"--model={class_path}", *([] if "data" in chosen else [f"--data={task.default_data}"])]
+    head, rest = (args[:1], args[1:]) if subcommand and args else ([], args)
+    return task, [*head, *first, *rest]
+
+
 class HRNetCLI(LightningCLI):
-    """Links what the data knows (classes, their names, the ignore label) into the model, and always
-    keeps the best checkpoint (`--checkpoint.*`) and `last.ckpt` with the latest state
-    (`--last_checkpoint.*`), both written atomically, so a run resumes with
-    `--ckpt_path=<run>/checkpoints/last.ckpt`."""
+    """Fills the task's arguments with what the data knows (its `task_args`: classes, joints, their
+    names, ...), and always keeps the best checkpoint by the task's `monitor` (`--checkpoint.*`) and
+    `last.ckpt` with the latest state (`--last_checkpoint.*`), both written atomically, so a run
+    resumes with `--ckpt_path=<run>/checkpoints/last.ckpt`."""
 
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
-        parser.set_defaults({"data": {"class_path": "hrnet_lit.data.SyntheticDataModule"}})
-        for key in ("num_classes", "class_names", "ignore_index"):
-            parser.link_arguments(f"data.{key}", f"model.{key}", apply_on="instantiate")
+        task = self._model_class
+        for key in task.data_args:
+            parser.link_arguments(
+                "data", f"model.init_args.{key}", compute_fn=partial(task_arg, key), apply_on="instantiate"
+            )
         parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
         parser.set_defaults(
             {
-                "checkpoint.monitor": "val/mIoU",
+                "checkpoint.monitor": task.monitor,
                 "checkpoint.mode": "max",
                 "checkpoint.save_last": False,  # `last.ckpt` is LastCheckpoint's
                 "checkpoint.filename": "best-epoch{epoch:03d}",
@@ -51,7 +134,7 @@ class HRNetCLI(LightningCLI):
             }
         )
         parser.add_lightning_class_args(LastCheckpoint, "last_checkpoint")
-        parser.add_lightning_class_args(MaskWriter, "predict_writer")
+        parser.add_lightning_class_args(PredictionWriter, "predict_writer")
 
     def instantiate_trainer(self, **kwargs: Any) -> Trainer:
         """Every checkpoint is written atomically, unless the config brings its own CheckpointIO."""
@@ -94,9 +177,10 @@ class HRNetCLI(LightningCLI):
         where = f"--ckpt_path {str(path)!r}"
         task = self._model_class
         class_path, hparams = model_hparams(checkpoint)
-        if class_path is not None and class_path != f"{task.__module__}.{task.__qualname__}":
+        if class_path is not None and import_class(class_path) is not task:
             raise InputError(f"{where} is a checkpoint of {class_path}, not of {task.__qualname__}")
-        given = set(vars(config.model))
+        model = config.model.init_args
+        given = set(vars(model))
         arguments = given | set(inspect.signature(task).parameters)
         unknown = sorted(set(hparams) - arguments)
         if unknown:
@@ -105,13 +189,14 @@ class HRNetCLI(LightningCLI):
                 "(a checkpoint of another task?)"
             )
         settable = {k: v for k, v in hparams.items() if k in given}
-        typed = self._parse_over(where, {subcommand: {"model": settable}}, self.config)[subcommand].model
+        over = {subcommand: {"model": {"class_path": config.model.class_path, "init_args": settable}}}
+        typed = self._parse_over(where, over, self.config)[subcommand].model.init_args
         saved = {k: typed[k] for k in settable}
         self._subcommand_parsers[subcommand].set_defaults(
-            {f"model.{k}": v for k, v in typed.items() if k.split(".")[0] in settable}
+            {f"model.init_args.{k}": v for k, v in typed.items() if k.split(".")[0] in settable}
         )
         self.config = self._parse_over(where, None, None)
-        found = contradictions(task.architecture, saved, self.config[subcommand].model)
+        found = contradictions(task.architecture, saved, self.config[subcommand].model.init_args)
         if found:
             said = [
                 f"model.{k}: the checkpoint has {show(a)}, the config/flags say {show(b)}"
@@ -189,15 +274,17 @@ def lightning_cli(
     without a subcommand in `argv`."""
     if argv is not None:  # the tools pass their own share of the command line on purpose
         warnings.filterwarnings("ignore", message="LightningCLI's args parameter is intended")
+    task, args = task_command_line(sys.argv[1:] if argv is None else argv, subcommand=run)
     return cls(
-        SegmentationTask,
-        SegmentationDataModule,
+        task,
+        LightningDataModule,
+        subclass_mode_model=True,
         subclass_mode_data=True,
         auto_configure_optimizers=False,  # `--optimizer` must not silently replace the task's own
         trainer_defaults=TRAINER_DEFAULTS,
         save_config_callback=SaveRunConfig,  # config.yaml per run, also with W&B's shared save_dir
         parser_class=HRNetArgumentParser,
-        args=argv,
+        args=args,
         run=run,
     )
 

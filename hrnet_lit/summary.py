@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import json
 import sys
 from typing import Any
@@ -11,7 +10,6 @@ import torch
 from jsonargparse import ArgumentParser
 
 from hrnet_lit.models import count_macs, count_params, gmacs
-from hrnet_lit.models.config import BackboneConfig
 from hrnet_lit.network_args import NetworkArgs, add_network_arguments, split_own_flags, uses_fit_config
 
 
@@ -34,24 +32,23 @@ def summarize(network: NetworkArgs, input_size: tuple[int, int]) -> dict[str, An
 
 
 def summarize_fit_config(argv: list[str], input_size: tuple[int, int] | None) -> dict[str, Any]:
-    """The network a `hrnet-lit fit <argv>` run would train (default size: its training crop).
+    """The network a `hrnet-lit fit <argv>` run would train, for any task (default size: the data
+    module's training input).
 
     Lightning is imported here, not at the top: network flags alone never need it.
     """
-    from hrnet_lit.lightning_cli import parse_fit_args
-    from hrnet_lit.tasks.segmentation import build_segmenter
+    from hrnet_lit.lightning_cli import config_network, parse_fit_args
 
-    config = parse_fit_args(argv)
-    module, _, name = config.data.class_path.rpartition(".")
-    data = getattr(importlib.import_module(module), name)(**vars(config.data.init_args))
-    backbone = BackboneConfig(**vars(config.model.backbone))
-    size = tuple(input_size or data.crop_size)
+    task, arch, data = config_network(parse_fit_args(argv))
+    size = tuple(input_size or data.input_size)
     with torch.device("meta"):
-        net = build_segmenter(backbone, config.model.head, data.num_classes)
+        net = task.build_network(**arch)
+    backbone = arch.get("backbone")
     return {
-        "preset": backbone.preset,
-        "head": config.model.head,
-        "num_classes": data.num_classes,
+        "task": task.__name__,
+        "preset": getattr(backbone, "preset", None),
+        "head": arch.get("head"),
+        **{k: v for k, v in arch.items() if k not in ("backbone", "head")},
         "input_size": list(size),
         **network_cost(net, size),
     }

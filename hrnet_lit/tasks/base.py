@@ -1,18 +1,22 @@
-"""What every HRNet task shares: optimizer and LR schedule from timm, set by flat typed knobs, and
-what a non-finite loss or model does to a run."""
+"""What every HRNet task shares: the contract the CLI and the tools build on, optimizer and LR
+schedule from timm set by flat typed knobs, pretrained backbones, and what a non-finite loss or model
+does to a run."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, ClassVar, Literal, get_args
 
 import lightning.pytorch as pl
 import torch
-from lightning.pytorch.utilities import rank_zero_warn
+from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
 from timm.optim import create_optimizer_v2
 from timm.scheduler import create_scheduler_v2
 from timm.scheduler.scheduler import Scheduler
+from torch import nn
 
 from hrnet_lit.errors import InputError
+from hrnet_lit.models import load_pretrained
 from hrnet_lit.models.sync_norm import use_native_sync_batchnorm
 
 NonFiniteLoss = Literal["stop", "skip"]
@@ -24,7 +28,18 @@ class NonFiniteError(InputError):
 
 
 class HRNetTask(pl.LightningModule):
-    """Optimizer (timm `create_optimizer_v2`), per-step LR schedule (timm `create_scheduler_v2`), and
+    """The shape every task has, so that one CLI and one set of tools serve them all:
+
+    - `build_network(**arch)` builds the network (`self.net`) from the `architecture` arguments alone,
+      without Lightning: `summary`, `export` and `bench` call it on a config's arguments;
+    - a data module's `task_args` (classes, joints, their names, ...) fill the `data_args` init
+      arguments, so that what the data knows is never typed twice (see `hrnet_lit.lightning_cli`);
+    - `monitor` is the validation metric (higher is better) that picks the best checkpoint;
+    - `default_data` is the data module a config that names none trains on;
+    - `write_predictions` / `finish_predictions` write what `predict` returns (the prediction writer
+      calls them), so each task writes its own kind of result.
+
+    Optimizer (timm `create_optimizer_v2`), per-step LR schedule (timm `create_scheduler_v2`), and
     the guard against non-finite training: a task's `training_step` returns `self.finite_loss(loss)`,
     and no checkpoint with a non-finite parameter or buffer is ever written.
 
@@ -36,6 +51,8 @@ class HRNetTask(pl.LightningModule):
         lr: peak learning rate.
         momentum: SGD momentum (ignored by optimizers without one).
         weight_decay: applied to every parameter, as the official recipe does.
+        pretrained: backbone weights that start a new fit: a local timm / official checkpoint or a
+            `hrnet-lit fit` checkpoint (nothing is downloaded). A resumed run brings its own.
         scheduler: a timm scheduler name (`poly`, `cosine`, `step`, ...), stepped every update.
         poly_power: exponent of the poly decay (timm's `decay_rate`).
         warmup_epochs: linear warm-up length.
@@ -51,8 +68,15 @@ class HRNetTask(pl.LightningModule):
     every other argument (evaluation scales, flip, window, channels_last, compile, loss, optimizer
     and schedule) can change when evaluating or resuming, and the config and flags win."""
 
+    data_args: ClassVar[tuple[str, ...]] = ()
+    """Init arguments that the data module's `task_args` fill (the user never types them)."""
+    monitor: ClassVar[str] = "val/loss"
+    default_data: ClassVar[str] = ""
+    net: nn.Module
+
     def __init__(
         self,
+        pretrained: str | None = None,
         optimizer: str = "sgd",
         lr: float = 0.01,
         momentum: float = 0.9,
@@ -69,6 +93,7 @@ class HRNetTask(pl.LightningModule):
                 f"model.nonfinite_loss={nonfinite_loss!r}: choose one of {get_args(NonFiniteLoss)}"
             )
         self.nonfinite_loss = nonfinite_loss
+        self.pretrained = pretrained
         self.nonfinite_skipped = 0
         self._buffers_before: dict[str, torch.Tensor] = {}
         self.optim_args = {"opt": optimizer, "lr": lr, "momentum": momentum, "weight_decay": weight_decay}
@@ -78,6 +103,28 @@ class HRNetTask(pl.LightningModule):
             "warmup_epochs": warmup_epochs,
             "min_lr": min_lr,
         }
+
+    @classmethod
+    def build_network(cls, **arch: Any) -> nn.Module:
+        """The task's network from its `architecture` init arguments."""
+        raise NotImplementedError(f"{cls.__qualname__} does not define build_network")
+
+    def write_predictions(self, prediction: Any, folder: Path, writer: Any) -> None:
+        """Write one predict batch (what `predict_step` returned) under `folder`; `writer` is the
+        prediction writer callback, which carries the user's output options."""
+        raise NotImplementedError(f"{type(self).__qualname__} does not write predictions")
+
+    def finish_predictions(self, folder: Path) -> None:
+        """After the last predict batch: write what covers every image (a results json, a csv)."""
+
+    def setup(self, stage: str) -> None:
+        """Pretrained weights only start a new fit: a resumed run or a checkpoint brings its own."""
+        if self.pretrained and stage == "fit" and self.trainer.ckpt_path is None:
+            try:
+                report = load_pretrained(self.net, self.pretrained)
+            except InputError as error:
+                raise type(error)(f"model.pretrained: {error}") from None
+            rank_zero_info(f"model.pretrained: {report}")
 
     def configure_model(self) -> None:
         """`norm: sync_batch` becomes torch's own SyncBatchNorm unless the process group is gloo (see

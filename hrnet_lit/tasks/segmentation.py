@@ -2,21 +2,22 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Literal, get_args
 
 import torch
-from lightning.pytorch.utilities import rank_zero_info
 from torch import nn
 from torchmetrics import MetricCollection
 from torchmetrics.classification import MulticlassAccuracy, MulticlassJaccardIndex
 
 from hrnet_lit.errors import InputError
-from hrnet_lit.models import HRNetModel, PixelClassifier, V2pHead, build_head, load_pretrained
+from hrnet_lit.models import HRNetModel, PixelClassifier, V2pHead, build_head
 from hrnet_lit.models.config import BackboneConfig
 from hrnet_lit.models.task_layers import FinestLevel
 from hrnet_lit.tasks.base import HRNetTask
 from hrnet_lit.tasks.inference import predict_probs, upsample
 from hrnet_lit.tasks.losses import SegmentationLoss
+from hrnet_lit.tasks.mask_writer import write_masks
 
 SegHead = Literal["v1", "v2", "v2p"]
 Batch = tuple[torch.Tensor, torch.Tensor]  # images N x 3 x H x W, labels N x H x W
@@ -59,6 +60,8 @@ def check_eval_knobs(
 class SegmentationTask(HRNetTask):
     """Backbone, head and classifier; logits are upsampled to the label size.
 
+    The data module gives `num_classes`, `class_names` and `ignore_index`.
+
     Args:
         backbone: the HRNet variant (`--model.backbone.preset`, `--model.backbone.width`, ...).
         head: representation head: `v1` (1/4 branch), `v2` (all branches, 15C), `v2p` (HRFPN).
@@ -67,16 +70,25 @@ class SegmentationTask(HRNetTask):
         ignore_index: label of pixels that count for nothing.
         class_weights: per-class cross-entropy weights (the Cityscapes configs carry the official ones).
         ohem: online hard example mining, as the official repo (`ohem_thresh`, `ohem_min_kept`).
-        pretrained: local timm / official backbone checkpoint (nothing is downloaded).
         eval_scales: validate / test at these image scales, averaging probabilities (official TTA:
             [0.5, 0.75, 1.0, 1.25, 1.5, 1.75]).
         eval_flip: also average the horizontally flipped image.
         eval_window: sliding-window inference as ((crop_h, crop_w), (stride_h, stride_w)); None: whole image.
         channels_last: run the network in channels_last memory format.
         compile: `torch.compile` the network (state dict keys unchanged).
-        optim_kwargs: `optimizer`, `lr`, `momentum`, `weight_decay`, `scheduler`, `poly_power`,
+        optim_kwargs: `pretrained`, `optimizer`, `lr`, `momentum`, `weight_decay`, `scheduler`, `poly_power`,
             `warmup_epochs`, `min_lr`, `nonfinite_loss`: see `HRNetTask`.
     """
+
+    data_args = ("num_classes", "class_names", "ignore_index")
+    monitor = "val/mIoU"
+    default_data = "hrnet_lit.data.SyntheticDataModule"
+
+    @classmethod
+    def build_network(
+        cls, backbone: BackboneConfig = BackboneConfig(), head: SegHead = "v2", num_classes: int = 19
+    ) -> HRNetModel:
+        return build_segmenter(backbone, head, num_classes)
 
     def __init__(
         self,
@@ -89,7 +101,6 @@ class SegmentationTask(HRNetTask):
         ohem: bool = False,
         ohem_thresh: float = 0.7,
         ohem_min_kept: int = 100_000,
-        pretrained: str | None = None,
         eval_scales: list[float] = [1.0],  # noqa: B006 (read only; a list reads naturally in configs)
         eval_flip: bool = False,
         eval_window: tuple[tuple[int, int], tuple[int, int]] | None = None,
@@ -106,8 +117,7 @@ class SegmentationTask(HRNetTask):
                 f"model.class_weights has {len(class_weights)} entries for {num_classes} classes"
             )
         check_eval_knobs(eval_scales, eval_window)
-        self.net = build_segmenter(backbone, head, num_classes)
-        self.pretrained = pretrained
+        self.net = self.build_network(backbone=backbone, head=head, num_classes=num_classes)
         self.class_names = class_names or [str(k) for k in range(num_classes)]
         self.loss = SegmentationLoss(ignore_index, class_weights, ohem, ohem_thresh, ohem_min_kept)
         metrics = MetricCollection(
@@ -123,15 +133,6 @@ class SegmentationTask(HRNetTask):
         self.eval_window = eval_window
         self.channels_last = channels_last
         self.compile_net = compile
-
-    def setup(self, stage: str) -> None:
-        """Pretrained weights only start a new fit: a resumed run or a checkpoint brings its own."""
-        if self.pretrained and stage == "fit" and self.trainer.ckpt_path is None:
-            try:
-                report = load_pretrained(self.net, self.pretrained)
-            except InputError as error:
-                raise type(error)(f"model.pretrained: {error}") from None
-            rank_zero_info(f"model.pretrained: {report}")
 
     def configure_model(self) -> None:
         super().configure_model()
@@ -167,6 +168,9 @@ class SegmentationTask(HRNetTask):
     def predict_step(self, batch: tuple[torch.Tensor, list[str]], batch_idx: int) -> dict[str, object]:
         image, paths = batch
         return {"mask": self.predict_probs(image).argmax(1), "image": image, "paths": paths}
+
+    def write_predictions(self, prediction: dict[str, Any], folder: Path, writer: Any) -> None:
+        write_masks(prediction, folder, self.trainer.datamodule.palette, writer.overlay, writer.alpha)
 
     def predict_probs(self, image: torch.Tensor) -> torch.Tensor:
         """Class probabilities at the image size, with the configured evaluation scales, flip and window."""

@@ -29,8 +29,9 @@ _STAGE_SPLITS = {"fit": ("train", "val"), "validate": ("val",), "test": ("test",
 class SegmentationDataModule(pl.LightningDataModule, ABC):
     """Train/val/test/predict loaders around a subclass's ``make_dataset``.
 
-    Class metadata (``num_classes``, ``class_names``, ``palette``, ``ignore_index``) is available right
-    after construction, before ``setup``, so the CLI can link ``data.num_classes`` to the model.
+    Class metadata (``num_classes``, ``class_names``, ``palette``, ``ignore_index``, and ``task_args``
+    holding them for the task) is available right after construction, before ``setup``, so the CLI
+    can fill the model's arguments with it.
     Training batches are random crops of a fixed size; evaluation uses whole images, which for real
     datasets differ in size and so are served one per batch (see ``eval_batch_size``).
 
@@ -82,6 +83,20 @@ class SegmentationDataModule(pl.LightningDataModule, ABC):
     @property
     def num_classes(self) -> int:
         return len(self.class_names)
+
+    @property
+    def task_args(self) -> dict[str, Any]:
+        """What the segmentation task takes from its data (the CLI fills these model arguments)."""
+        return {
+            "num_classes": self.num_classes,
+            "class_names": list(self.class_names),
+            "ignore_index": self.ignore_index,
+        }
+
+    @property
+    def input_size(self) -> tuple[int, int]:
+        """H, W of a training input (`summary --config` counts the network at this size)."""
+        return tuple(self.crop_size)
 
     @property
     def ignore_index(self) -> int:
