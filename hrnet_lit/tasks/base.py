@@ -60,6 +60,11 @@ class HRNetTask(pl.LightningModule):
         nonfinite_loss: on a nan / inf training loss, `stop` the run with an error naming the step
             and the loss, or `skip` the step (no backward, no update; counted as
             `train/nonfinite_skipped`; one process only).
+        decay_milestones: epochs at which `multistep` multiplies the lr by `decay_rate` (the official
+            pose and classification recipes). The schedule is stepped every update, and timm counts
+            the milestones in updates of whole epochs, so the lr changes at the first update of each
+            milestone epoch, as a per-epoch MultiStepLR.
+        decay_rate: factor of `step` / `multistep` decays (`poly` uses `poly_power`).
     """
 
     architecture: ClassVar[tuple[str, ...]] = ("backbone", "head", "num_classes")
@@ -86,6 +91,8 @@ class HRNetTask(pl.LightningModule):
         warmup_epochs: int = 0,
         min_lr: float = 0.0,
         nonfinite_loss: NonFiniteLoss = "stop",
+        decay_milestones: list[int] | None = None,
+        decay_rate: float = 0.1,
     ) -> None:
         super().__init__()
         if nonfinite_loss not in get_args(NonFiniteLoss):
@@ -99,10 +106,12 @@ class HRNetTask(pl.LightningModule):
         self.optim_args = {"opt": optimizer, "lr": lr, "momentum": momentum, "weight_decay": weight_decay}
         self.sched_args = {
             "sched": scheduler,
-            "decay_rate": poly_power,
+            "decay_rate": poly_power if scheduler == "poly" else decay_rate,
             "warmup_epochs": warmup_epochs,
             "min_lr": min_lr,
         }
+        if decay_milestones is not None:
+            self.sched_args["decay_milestones"] = list(decay_milestones)
 
     @classmethod
     def build_network(cls, **arch: Any) -> nn.Module:
