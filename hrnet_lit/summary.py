@@ -7,7 +7,7 @@ import sys
 from typing import Any
 
 import torch
-from jsonargparse import ArgumentParser
+from jsonargparse import ArgumentParser, Namespace
 
 from hrnet_lit.models import count_macs, count_params, gmacs
 from hrnet_lit.network_args import NetworkArgs, add_network_arguments, split_own_flags, uses_fit_config
@@ -31,6 +31,11 @@ def summarize(network: NetworkArgs, input_size: tuple[int, int]) -> dict[str, An
     }
 
 
+def plain(value: Any) -> Any:
+    """A config group (the detector's knobs) as a dict, so the row prints and serialises as JSON."""
+    return value.as_dict() if isinstance(value, Namespace) else value
+
+
 def summarize_fit_config(argv: list[str], input_size: tuple[int, int] | None) -> dict[str, Any]:
     """The network a `hrnet-lit fit <argv>` run would train, for any task (default size: the data
     module's training input).
@@ -48,7 +53,7 @@ def summarize_fit_config(argv: list[str], input_size: tuple[int, int] | None) ->
         "task": task.__name__,
         "preset": getattr(backbone, "preset", None),
         "head": arch.get("head"),
-        **{k: v for k, v in arch.items() if k not in ("backbone", "head")},
+        **{k: plain(v) for k, v in arch.items() if k not in ("backbone", "head")},
         "input_size": list(size),
         **network_cost(net, size),
     }
