@@ -100,4 +100,7 @@ def main(argv: list[str] | None = None) -> None:
     else:
         args = parser().parse_args(argv)
         model = NetworkArgs.from_namespace(args).build()
+    if hasattr(model, "onnx_part"):  # a network that ONNX covers in part (a two-stage detector) says which
+        model, note = model.onnx_part()
+        print(note, file=sys.stderr)
     print(export_onnx(model, args.output, tuple(args.input_size), args.opset))

@@ -12,7 +12,9 @@ from __future__ import annotations
 import importlib
 import inspect
 import os
+import re
 import sys
+import textwrap
 import warnings
 from argparse import ArgumentError
 from functools import partial
@@ -48,6 +50,14 @@ def import_class(class_path: str) -> type:
         return getattr(importlib.import_module(module), name)
     except (ImportError, AttributeError, ValueError):
         raise InputError(f"class_path {class_path!r} cannot be imported") from None
+
+
+def names_class(class_path: str, cls: type) -> bool:
+    """Whether `class_path` (`hrnet_lit.tasks.PoseTask` or `hrnet_lit.tasks.pose.PoseTask`) is `cls`."""
+    try:
+        return import_class(class_path) is cls
+    except InputError:
+        return False
 
 
 def task_arg(key: str, data: LightningDataModule) -> Any:
@@ -177,10 +187,10 @@ class HRNetCLI(LightningCLI):
         where = f"--ckpt_path {str(path)!r}"
         task = self._model_class
         class_path, hparams = model_hparams(checkpoint)
-        if class_path is not None and import_class(class_path) is not task:
+        if class_path is not None and not names_class(class_path, task):
             raise InputError(f"{where} is a checkpoint of {class_path}, not of {task.__qualname__}")
         model = config.model.init_args
-        given = set(vars(model))
+        given = set(vars(model)) - set(task.data_args)  # those come from the data module
         arguments = given | set(inspect.signature(task).parameters)
         unknown = sorted(set(hparams) - arguments)
         if unknown:
@@ -193,7 +203,7 @@ class HRNetCLI(LightningCLI):
         typed = self._parse_over(where, over, self.config)[subcommand].model.init_args
         saved = {k: typed[k] for k in settable}
         self._subcommand_parsers[subcommand].set_defaults(
-            {f"model.init_args.{k}": v for k, v in typed.items() if k.split(".")[0] in settable}
+            {"model": {"class_path": config.model.class_path, "init_args": settable}}
         )
         self.config = self._parse_over(where, None, None)
         found = contradictions(task.architecture, saved, self.config[subcommand].model.init_args)
@@ -247,6 +257,26 @@ class HRNetCLI(LightningCLI):
             )
 
 
+_CLASS_ERROR = re.compile(
+    r'Parser key "(?P<group>model|data)":\s+Does not validate against any of the Union subtypes.*?'
+    r"Problem with given class_path '(?P<cls>[^']+)':\n(?P<inner>.*?)\n    - Expected a <class 'NoneType'>",
+    re.DOTALL,
+)
+
+
+def class_error(message: str) -> str:
+    """jsonargparse's message for a rejected `--model.*` / `--data.*` value, without the union of
+    "the class or None" around it, and with the keys spelt as the user gave them."""
+    found = _CLASS_ERROR.match(message)
+    if found is None:
+        return message
+    group = found["group"]
+    inner = textwrap.dedent(found["inner"]).strip()
+    inner = re.sub(r"--(\w)", rf"--{group}.\1", inner)
+    inner = re.sub(r'(Parser key "|Option \')', rf"\1{group}.", inner)
+    return f"{group} ({found['cls']}): {inner}"
+
+
 class HRNetArgumentParser(LightningArgumentParser):
     """jsonargparse prints the whole usage (over a hundred lines for `fit`) above the message of a
     rejected flag or value; the message and where the options are listed is what a user needs."""
@@ -256,7 +286,7 @@ class HRNetArgumentParser(LightningArgumentParser):
             super().error(message, ex)
         words = (getattr(ex, "subcommand_parser", None) or self).prog.replace(" [options]", "").split()
         command = " ".join(["hrnet-lit", *words[1:]])
-        sys.stderr.write(f"{command}: error: {message}\n")
+        sys.stderr.write(f"{command}: error: {class_error(message)}\n")
         if words[1:]:  # the parse-only parser of the tools has no subcommand, and no `--help` of its own
             sys.stderr.write(f"(`{command} --help` lists the accepted options)\n")
         raise SystemExit(2)
@@ -272,8 +302,8 @@ def lightning_cli(
 ) -> HRNetCLI:
     """The LightningCLI behind `hrnet-lit fit|validate|test|predict`; `run=False` parses and builds,
     without a subcommand in `argv`."""
-    if argv is not None:  # the tools pass their own share of the command line on purpose
-        warnings.filterwarnings("ignore", message="LightningCLI's args parameter is intended")
+    # the task's class goes in front of the command line, and the tools pass their own share of it
+    warnings.filterwarnings("ignore", message="LightningCLI's args parameter is intended")
     task, args = task_command_line(sys.argv[1:] if argv is None else argv, subcommand=run)
     return cls(
         task,

@@ -82,6 +82,11 @@ def synthetic(command: str, tmp: Path, *extra: str) -> list[str]:
     return [command, *TRAINER, *NET, *SYNTHETIC, *out(tmp), *extra]
 
 
+def published(command: str, tmp: Path, data: str, root: Path) -> list[str]:
+    """A published dataset's module: the synthetic set's own flags (`--data.num_train`) would be refused."""
+    return [command, *TRAINER, *NET, *out(tmp), f"--data={data}", f"--data.root={root}"]
+
+
 def truncated_png(path: Path) -> Path:
     _save(path, _image())
     path.write_bytes(path.read_bytes()[:400])
@@ -227,16 +232,12 @@ CASES = [
     ),
     Case(
         "cityscapes-root-missing",
-        lambda t: synthetic(
-            "fit", t, "--data=hrnet_lit.data.CityscapesDataModule", f"--data.root={t / 'cs'}"
-        ),
+        lambda t: published("fit", t, "hrnet_lit.data.CityscapesDataModule", t / "cs"),
         r"data\.root.*cs",
     ),
     Case(
         "ade20k-root-missing",
-        lambda t: synthetic(
-            "validate", t, "--data=hrnet_lit.data.ADE20KDataModule", f"--data.root={t / 'ade'}"
-        ),
+        lambda t: published("validate", t, "hrnet_lit.data.ADE20KDataModule", t / "ade"),
         r"data\.root.*ade",
     ),
     Case(

@@ -53,7 +53,8 @@ def test_summary_of_a_fit_config_with_sweep_flags(capsys: pytest.CaptureFixture[
 @pytest.mark.parametrize("config", CONFIGS, ids=[c.stem for c in CONFIGS])
 def test_every_config_parses(config: Path) -> None:
     parsed = parse_fit_args(["--config", str(config)])
-    assert parsed.model.head in {"v1", "v2", "v2p"}
+    assert parsed.model.class_path == "hrnet_lit.tasks.SegmentationTask"
+    assert parsed.model.init_args.head in {"v1", "v2", "v2p"}
     assert parsed.data.class_path.startswith("hrnet_lit.data.")
 
 
