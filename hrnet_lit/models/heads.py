@@ -58,11 +58,18 @@ class V2pHead(nn.Module):
 
     num_inputs = 4
 
-    def __init__(self, in_channels: list[int], out_channels: int = 256, num_levels: int = 5) -> None:
+    def __init__(
+        self,
+        in_channels: list[int],
+        out_channels: int = 256,
+        num_levels: int = 5,
+        upsample_mode: UpsampleMode = "bilinear",
+        align_corners: bool = False,
+    ) -> None:
         super().__init__()
         checks.positive_int("out_channels", out_channels)
         checks.positive_int("num_levels", num_levels)
-        self.concat = V2Head(in_channels)
+        self.concat = V2Head(in_channels, upsample_mode, align_corners)
         self.reduction_conv = nn.Conv2d(self.concat.out_channels, out_channels, 1)
         self.fpn_convs = nn.ModuleList(
             conv3x3(out_channels, out_channels, bias=True) for _ in range(num_levels)
@@ -123,9 +130,18 @@ def head_class(name: str) -> type[V1Head | V2Head | V2pHead | ClsHead]:
 
 
 def build_head(
-    name: HeadName, in_channels: list[int], num_classes: int = 1000, norm: NormName = "batch"
+    name: HeadName,
+    in_channels: list[int],
+    num_classes: int = 1000,
+    norm: NormName = "batch",
+    upsample_mode: UpsampleMode = "bilinear",
+    align_corners: bool = False,
 ) -> nn.Module:
-    """The head named `name` over backbone branches of widths `in_channels` (classes: HRNet-C only)."""
+    """The head named `name` over backbone branches of widths `in_channels` (classes: HRNet-C only);
+    V2 and V2p upsample with `upsample_mode` / `align_corners`, which should be the backbone's own
+    (as the official code uses its one ALIGN_CORNERS setting everywhere)."""
     if name == "cls":
         return ClsHead(in_channels, num_classes, norm)
+    if name in ("v2", "v2p"):
+        return head_class(name)(in_channels, upsample_mode=upsample_mode, align_corners=align_corners)
     return head_class(name)(in_channels)

@@ -119,6 +119,8 @@ class HRNet(nn.Module):
         _validate(locals())
         self.grad_checkpointing = grad_checkpointing
         self.norm = norm
+        self.upsample_mode = upsample_mode  # heads and tasks upsample as the fusion does
+        self.align_corners = align_corners
         self.conv1 = nn.Conv2d(3, stem_width, 3, stride=2, padding=1, bias=False)
         self.bn1 = make_norm(norm, stem_width)
         self.conv2 = nn.Conv2d(stem_width, stem_width, 3, stride=2, padding=1, bias=False)

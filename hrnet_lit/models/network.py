@@ -43,7 +43,9 @@ def build_model(head: HeadName, num_classes: int, preset: str | None = None, **k
     checks.positive_int("num_classes", num_classes)
     backbone = build_backbone(head, preset, **knobs)
     norm = backbone.norm
-    rep = build_head(head, backbone.out_channels, num_classes, norm)
+    rep = build_head(
+        head, backbone.out_channels, num_classes, norm, backbone.upsample_mode, backbone.align_corners
+    )
     task_layer: nn.Module | None = None
     if head == "v1":
         task_layer = heatmap_layer(rep.out_channels, num_classes)

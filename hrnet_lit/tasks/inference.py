@@ -7,15 +7,26 @@ from collections.abc import Callable, Sequence
 import torch
 import torch.nn.functional as F
 
+from hrnet_lit.models.fusion import UpsampleMode, resize
+
 Logits = Callable[[torch.Tensor], torch.Tensor]
+Resize = tuple[UpsampleMode, bool]  # (upsample_mode, align_corners): the network's own
 
 
-def upsample(logits: torch.Tensor, size: Sequence[int]) -> torch.Tensor:
-    return F.interpolate(logits, size=tuple(size), mode="bilinear", align_corners=False)
+def upsample(
+    logits: torch.Tensor, size: Sequence[int], mode: UpsampleMode = "bilinear", align_corners: bool = False
+) -> torch.Tensor:
+    """Logits to `size`, as the network's own upsampling does (the official code uses its one
+    ALIGN_CORNERS setting in fusion, head and here)."""
+    return resize(logits, tuple(size), mode, align_corners)
 
 
 def sliding_window(
-    net: Logits, image: torch.Tensor, crop: tuple[int, int], stride: tuple[int, int]
+    net: Logits,
+    image: torch.Tensor,
+    crop: tuple[int, int],
+    stride: tuple[int, int],
+    how: Resize = ("bilinear", False),
 ) -> torch.Tensor:
     """Average the logits of overlapping `crop` windows (moved by `stride`) over the whole image.
 
@@ -34,7 +45,7 @@ def sliding_window(
     for top in rows:
         for left in cols:
             window = image[..., top : top + ch, left : left + cw]
-            logits = upsample(net(window), (ch, cw))
+            logits = upsample(net(window), (ch, cw), *how)
             if total is None:
                 total = image.new_zeros(image.shape[0], logits.shape[1], h, w)
             total[..., top : top + ch, left : left + cw] += logits
@@ -48,10 +59,13 @@ def predict_probs(
     scales: Sequence[float] = (1.0,),
     flip: bool = False,
     window: tuple[tuple[int, int], tuple[int, int]] | None = None,
+    how: Resize = ("bilinear", False),
 ) -> torch.Tensor:
     """Class probabilities at the image size, averaged over `scales` and (optionally) a horizontal flip.
 
-    `window=(crop, stride)` runs sliding-window inference at each scale instead of the whole image.
+    `window=(crop, stride)` runs sliding-window inference at each scale instead of the whole image;
+    logits are upsampled as `how` says (the network's mode and align_corners). Rescaled images are
+    bilinear without aligned corners, as the official code's image resize.
     """
     size = image.shape[-2:]
     total = None
@@ -63,8 +77,8 @@ def predict_probs(
         )
         views = [scaled, scaled.flip(-1)] if flip else [scaled]
         for k, view in enumerate(views):
-            logits = sliding_window(net, view, *window) if window else net(view)
-            probs = upsample(logits, size).softmax(1)
+            logits = sliding_window(net, view, *window, how) if window else net(view)
+            probs = upsample(logits, size, *how).softmax(1)
             probs = probs.flip(-1) if k == 1 else probs
             total = probs if total is None else total + probs
     return total / (len(scales) * (2 if flip else 1))

@@ -26,18 +26,20 @@ Batch = tuple[torch.Tensor, torch.Tensor]  # images N x 3 x H x W, labels N x H 
 def build_segmenter(backbone: BackboneConfig, head: SegHead, num_classes: int) -> HRNetModel:
     """Backbone + representation head + the official `last_layer` classifier (at 1/4 resolution).
 
-    V2p is classified on its finest (stride-4) level, so only that level is built.
+    V2p is classified on its finest (stride-4) level, so only that level is built. The heads upsample
+    with the backbone's `upsample_mode` / `align_corners`, and so does the task (logits to the labels).
     """
     if head not in get_args(SegHead):
         raise InputError(f"head={head!r} is not a segmentation head; choose one of {get_args(SegHead)}")
     net = backbone.build(head)
+    resize = {"upsample_mode": net.upsample_mode, "align_corners": net.align_corners}
     if head == "v2p":
-        rep: nn.Module = V2pHead(net.out_channels, num_levels=1)
+        rep: nn.Module = V2pHead(net.out_channels, num_levels=1, **resize)
         classifier: nn.Module = nn.Sequential(
             FinestLevel(), PixelClassifier(rep.out_channels, num_classes, net.norm)
         )
     else:
-        rep = build_head(head, net.out_channels)
+        rep = build_head(head, net.out_channels, **resize)
         classifier = PixelClassifier(rep.out_channels, num_classes, net.norm)
     return HRNetModel(net, rep, classifier)
 
@@ -118,6 +120,7 @@ class SegmentationTask(HRNetTask):
             )
         check_eval_knobs(eval_scales, eval_window)
         self.net = self.build_network(backbone=backbone, head=head, num_classes=num_classes)
+        self.resize = (backbone.upsample_mode, backbone.align_corners)  # logits to the label size
         self.class_names = class_names or [str(k) for k in range(num_classes)]
         self.loss = SegmentationLoss(ignore_index, class_weights, ohem, ohem_thresh, ohem_min_kept)
         metrics = MetricCollection(
@@ -149,7 +152,7 @@ class SegmentationTask(HRNetTask):
 
     def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor | None:
         image, target = batch
-        loss = self.loss(upsample(self(image), target.shape[-2:]), target)
+        loss = self.loss(upsample(self(image), target.shape[-2:], *self.resize), target)
         self.log("train/loss", loss, prog_bar=True, batch_size=image.shape[0])
         return self.finite_loss(loss)
 
@@ -174,7 +177,7 @@ class SegmentationTask(HRNetTask):
 
     def predict_probs(self, image: torch.Tensor) -> torch.Tensor:
         """Class probabilities at the image size, with the configured evaluation scales, flip and window."""
-        return predict_probs(self, image, self.eval_scales, self.eval_flip, self.eval_window)
+        return predict_probs(self, image, self.eval_scales, self.eval_flip, self.eval_window, self.resize)
 
     def _evaluate(
         self, batch: tuple[torch.Tensor, torch.Tensor], metrics: MetricCollection, stage: str
