@@ -1,5 +1,6 @@
-"""Load timm / official HRNet checkpoints (same key names), or the network of a `hrnet-lit fit`
-checkpoint, from a local file or a state dict."""
+"""Load timm / official HRNet checkpoints (same key names), the network of a `hrnet-lit fit`
+checkpoint of any task (a classification one initialises every task's backbone), or a timm model's
+pretrained weights by name (`timm:hrnet_w32.ms_in1k`), into a network."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from hrnet_lit.models.hrnet import HRNet
 _TASK_LAYER_PREFIXES = ("last_layer.", "final_layer.")
 # DataParallel / timm / detector wrappers, and a fit checkpoint's `net.` (the task's HRNetModel).
 _WRAPPER_PREFIXES = ("module.", "model.", "backbone.", "net.")
+TIMM_PREFIX = "timm:"
 
 
 @dataclass
@@ -46,7 +48,12 @@ class LoadReport:
 
 def load_pretrained(model: nn.Module, source: str | Path | Mapping[str, torch.Tensor]) -> LoadReport:
     """Copy a timm / official HRNet checkpoint, or the network of a `hrnet-lit fit` checkpoint, into
-    `model` (an `HRNet` or anything with `.backbone`).
+    `model` (an `HRNet` or anything with `.backbone`). `source` is a state dict, a local file, or
+    `timm:<model name>` (timm's pretrained weights: fetched from its hub, or `timm:<name>@<file>`
+    read from a local `.safetensors` / `.pth` file through timm).
+
+    A fit checkpoint's head goes where the model has the same head (a classification checkpoint's
+    `cls` head into a classifier); other tasks take its backbone.
 
     Every backbone tensor of the official architecture must be present with its shape, or nothing
     is loaded and an `InputError` names the file, what it holds and the keys. Parameters that
@@ -106,7 +113,9 @@ def _read_state_dict(
 ) -> tuple[dict[str, torch.Tensor], str]:
     """The tensors of `source` under backbone / head key names, and what they came from."""
     origin = "the given state dict"
-    if isinstance(source, str | Path):
+    if isinstance(source, str) and source.startswith(TIMM_PREFIX):
+        source, origin = _read_timm(source[len(TIMM_PREFIX) :])
+    elif isinstance(source, str | Path):
         source, origin = _read_file(Path(source))
     if "state_dict" in source and isinstance(source["state_dict"], Mapping):
         source = source["state_dict"]
@@ -148,6 +157,38 @@ def _read_file(path: Path) -> tuple[Mapping[str, Any], str]:
             f"{where} holds a {type(contents).__name__}, not a state dict (a mapping of names to tensors)"
         )
     return contents, f"{where} ({_describe(contents)})"
+
+
+def _read_timm(spec: str) -> tuple[Mapping[str, Any], str]:
+    """The state dict of timm's pretrained `<name>` (`<name>@<file>`: from that local file), loaded
+    by `timm.create_model(name, pretrained=True)` itself, so timm's own key filters apply."""
+    import timm
+
+    name, _, file = spec.partition("@")
+    where = f"timm model {name!r}"
+    if not timm.is_model(name):
+        raise InputError(f"{where} is not one of timm's models (e.g. timm:hrnet_w32.ms_in1k)")
+    cfg = timm.models.get_pretrained_cfg(name)
+    hub = f"https://huggingface.co/{cfg.hf_hub_id}" if cfg is not None and cfg.hf_hub_id else "timm's hub"
+    overlay = None
+    if file:
+        if not Path(file).is_file():
+            raise MissingInputError(f"{where}: weights file {file} not found")
+        overlay = {"file": file}
+        where += f" from {file}"
+    try:
+        model = timm.create_model(name, pretrained=True, pretrained_cfg_overlay=overlay)
+    except OSError as error:  # no network, hub unreachable, or not in the local cache
+        raise InputError(
+            f"{where}: timm could not fetch its pretrained weights (no network? {type(error).__name__}: "
+            f"{str(error).strip().splitlines()[0] if str(error).strip() else error!r}). Without a network, "
+            f"download its model.safetensors from {hub} on another machine "
+            f"and give --model.pretrained=timm:{name}@/path/to/model.safetensors, or give a local "
+            "checkpoint file: --model.pretrained=/path/to/weights.pth"
+        ) from None
+    except RuntimeError as error:  # timm: no pretrained weights under this tag, or a file that does not fit
+        raise InputError(f"{where}: {str(error).strip().splitlines()[0]}") from None
+    return model.state_dict(), f"{where} (timm.create_model(pretrained=True))"
 
 
 def _describe(contents: Mapping[str, Any]) -> str:

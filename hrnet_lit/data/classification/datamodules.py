@@ -1,0 +1,294 @@
+"""Classification LightningDataModules: image folders (ImageNet, own data) and the synthetic set,
+with timm's transforms (`create_transform`) and the project's resumable train stream."""
+
+from __future__ import annotations
+
+import random
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import lightning.pytorch as pl
+import numpy as np
+import torch
+from lightning.pytorch.overrides.distributed import UnrepeatedDistributedSampler
+from PIL import Image
+from timm.data import create_transform
+from torch.utils.data import DataLoader, Dataset
+
+from hrnet_lit.data.base import open_image
+from hrnet_lit.data.classification.folder import ClassificationFolder, read_classes
+from hrnet_lit.data.classification.synthetic import SyntheticClasses
+from hrnet_lit.data.images import ImageFolderPredict
+from hrnet_lit.data.resumable import ResumableLoader
+from hrnet_lit.data.transforms import IMAGENET_MEAN, IMAGENET_STD
+from hrnet_lit.errors import InputError
+
+_STAGE_SPLITS = {"fit": ("train", "val"), "validate": ("val",), "test": ("test",), "predict": ()}
+
+
+class KeyedAugment:
+    """Runs a timm train transform with Python's and NumPy's global RNGs seeded from torch's.
+
+    timm's crops, RandAugment and random erasing draw from `random` / `numpy.random`, which the
+    resumable stream does not key; torch's RNG is keyed per sample there, so seeding the other two
+    from it makes every sample's augmentation a function of (seed, epoch, index) again. The RNG
+    states of the loading process are restored afterwards."""
+
+    def __init__(self, transform: Callable[[Image.Image], torch.Tensor]) -> None:
+        self.transform = transform
+
+    def __call__(self, image: Image.Image) -> torch.Tensor:
+        seed = int(torch.randint(0, 2**31 - 1, (1,)))
+        python_state, numpy_state = random.getstate(), np.random.get_state()
+        random.seed(seed)
+        np.random.seed(seed)
+        try:
+            return self.transform(image)
+        finally:
+            random.setstate(python_state)
+            np.random.set_state(numpy_state)
+
+
+class PredictImages(Dataset[tuple[torch.Tensor, str]]):
+    """The images of a predict folder (listed and checked as for every task) through the eval transform."""
+
+    def __init__(self, folder: str, transform: Callable[[Image.Image], torch.Tensor]) -> None:
+        self.paths = ImageFolderPredict(folder).paths
+        self.transform = transform
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, str]:
+        with open_image(self.paths[index]) as image:
+            return self.transform(image.convert("RGB")), str(self.paths[index])
+
+
+class ClassificationDataModule(pl.LightningDataModule, ABC):
+    """Train / val / test / predict loaders around a subclass's `make_dataset`, with timm's
+    `create_transform`: train RandomResizedCrop(`image_size`, `scale`, `ratio`) + flip (+ optional
+    colour jitter, RandAugment / AutoAugment, random erasing); eval resize to `image_size / crop_pct`
+    then centre crop `image_size`. The defaults are the official HRNet-C recipe (crop and flip only;
+    eval 256 -> 224).
+
+    `class_names` are known right after construction; `task_args` hands them (and their count) to
+    the task.
+
+    Args:
+        image_size: side of the square network input, train and eval.
+        batch_size: images per training step (and per evaluation step).
+        num_workers: loader processes; 0 loads in the training process.
+        scale: RandomResizedCrop area range.
+        ratio: RandomResizedCrop aspect range.
+        hflip: horizontal flip probability.
+        color_jitter: brightness / contrast / saturation strength; None: none (official).
+        auto_augment: timm policy string, e.g. `rand-m9-mstd0.5-inc1` (RandAugment) or
+            `original` (AutoAugment); None: none.
+        re_prob: random erasing probability.
+        crop_pct: eval centre crop as a fraction of the resized image (0.875: 256 -> 224).
+        interpolation: `bilinear`, `bicubic`, ... for crops and resizes.
+        predict_dir: folder of images for `predict`.
+    """
+
+    def __init__(
+        self,
+        image_size: int = 224,
+        batch_size: int = 32,
+        num_workers: int = 4,
+        scale: tuple[float, float] = (0.08, 1.0),
+        ratio: tuple[float, float] = (3 / 4, 4 / 3),
+        hflip: float = 0.5,
+        color_jitter: float | None = None,
+        auto_augment: str | None = None,
+        re_prob: float = 0.0,
+        crop_pct: float = 0.875,
+        interpolation: str = "bilinear",
+        predict_dir: str | None = None,
+    ) -> None:
+        super().__init__()
+        if image_size < 8:
+            raise InputError(f"data.image_size must be >= 8, got {image_size}")
+        if batch_size < 1:
+            raise InputError(f"data.batch_size must be >= 1, got {batch_size}")
+        if num_workers < 0:
+            raise InputError(f"data.num_workers must be >= 0, got {num_workers}")
+        if len(scale) != 2 or not 0 < scale[0] <= scale[1] <= 1:
+            raise InputError(f"data.scale must be (low, high) with 0 < low <= high <= 1, got {scale}")
+        if len(ratio) != 2 or not 0 < ratio[0] <= ratio[1]:
+            raise InputError(f"data.ratio must be (low, high) with 0 < low <= high, got {ratio}")
+        if not 0 < crop_pct <= 1:
+            raise InputError(f"data.crop_pct must be in (0, 1], got {crop_pct}")
+        self.save_hyperparameters()
+        self.image_size = image_size
+        self.batch_size = batch_size
+        self.num_workers = num_workers
+        self.predict_dir = predict_dir
+        self.train_transform = create_transform(
+            image_size,
+            is_training=True,
+            scale=scale,
+            ratio=ratio,
+            hflip=hflip,
+            color_jitter=color_jitter,
+            auto_augment=auto_augment,
+            re_prob=re_prob,
+            interpolation=interpolation,
+            mean=IMAGENET_MEAN,
+            std=IMAGENET_STD,
+        )
+        self.eval_transform = create_transform(
+            image_size, crop_pct=crop_pct, interpolation=interpolation, mean=IMAGENET_MEAN, std=IMAGENET_STD
+        )
+        self._datasets: dict[str, Dataset] = {}
+
+    @property
+    @abstractmethod
+    def class_names(self) -> tuple[str, ...]: ...
+
+    @abstractmethod
+    def make_dataset(self, split: str, transform: Callable[[Image.Image], torch.Tensor]) -> Dataset:
+        """The labelled dataset of `split` ("train", "val" or "test")."""
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+    @property
+    def task_args(self) -> dict[str, Any]:
+        """What the classification task takes from its data (the CLI fills these model arguments)."""
+        return {"num_classes": self.num_classes, "class_names": list(self.class_names)}
+
+    @property
+    def input_size(self) -> tuple[int, int]:
+        """H, W of a training input (`summary --config` counts the network at this size)."""
+        return (self.image_size, self.image_size)
+
+    def setup(self, stage: str) -> None:
+        # Build the datasets here so a wrong folder fails before the first step, not mid-epoch.
+        for split in _STAGE_SPLITS[stage]:
+            self._dataset(split)
+
+    def _dataset(self, split: str) -> Dataset:
+        if split not in self._datasets:
+            transform = KeyedAugment(self.train_transform) if split == "train" else self.eval_transform
+            self._datasets[split] = self.make_dataset(split, transform)
+        return self._datasets[split]
+
+    def _loader_options(self) -> dict[str, Any]:
+        """Worker settings, and a loader-own generator: iterating a loader never draws from the global
+        RNG, so a resumed run's global RNG (restored from the checkpoint) continues exactly."""
+        return {
+            "num_workers": self.num_workers,
+            "persistent_workers": self.num_workers > 0,
+            "pin_memory": torch.cuda.is_available(),
+            "generator": torch.Generator().manual_seed(0),
+        }
+
+    def train_dataloader(self) -> DataLoader:
+        dataset = self._dataset("train")
+        if len(dataset) < self.batch_size:
+            raise InputError(
+                f"the train split has {len(dataset)} images, fewer than data.batch_size={self.batch_size}; "
+                "incomplete batches are dropped, so training would see no data"
+            )
+        if self.trainer is not None and self.trainer.overfit_batches > 0:
+            # Lightning puts a sequential sampler of its own into an overfit run's loader.
+            return DataLoader(dataset, batch_size=self.batch_size, drop_last=True, **self._loader_options())
+        world = (self.trainer.world_size, self.trainer.global_rank) if self.trainer is not None else (1, 0)
+        seed = torch.initial_seed()  # the run's (`seed_everything`): it keys order and augmentation
+        return ResumableLoader(dataset, self.batch_size, seed, *world, **self._loader_options())
+
+    def val_dataloader(self) -> DataLoader:
+        return self._eval_loader("val")
+
+    def test_dataloader(self) -> DataLoader:
+        return self._eval_loader("test")
+
+    def _eval_loader(self, split: str) -> DataLoader:
+        """Every image of `split` exactly once, also under DDP (Lightning's own sampler would repeat
+        images to give the ranks equal shares, and the metrics would count them twice)."""
+        dataset = self._dataset(split)
+        sampler = None
+        if self.trainer is not None and self.trainer.world_size > 1:
+            sampler = UnrepeatedDistributedSampler(
+                dataset, num_replicas=self.trainer.world_size, rank=self.trainer.global_rank, shuffle=False
+            )
+        return DataLoader(dataset, batch_size=self.batch_size, sampler=sampler, **self._loader_options())
+
+    def predict_dataloader(self) -> DataLoader:
+        if self.predict_dir is None:
+            raise InputError("data.predict_dir is not set: give the folder of images to predict on")
+        try:
+            images = PredictImages(self.predict_dir, self.eval_transform)
+        except InputError as error:
+            raise type(error)(f"data.predict_dir: {error}") from None
+        return DataLoader(images, batch_size=self.batch_size, **self._loader_options())
+
+
+class ClassificationFolderDataModule(ClassificationDataModule):
+    """ImageNet or a researcher's own images: `<root>/train/<class>/*`, `<root>/val/<class>/*` and,
+    when present, `<root>/test/<class>/*` (otherwise `test` scores val). Class names are the train
+    folder's class folders, read at construction.
+
+    Args:
+        root: the folder holding `train/` and `val/`; other arguments: see `ClassificationDataModule`.
+    """
+
+    def __init__(self, root: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.root = Path(root)
+        self._class_names = read_classes(self.root / "train")
+
+    @property
+    def class_names(self) -> tuple[str, ...]:
+        return self._class_names
+
+    def make_dataset(self, split: str, transform: Callable[[Image.Image], torch.Tensor]) -> Dataset:
+        if split == "test" and not (self.root / "test").is_dir():
+            split = "val"
+        return ClassificationFolder(self.root / split, self.class_names, transform)
+
+
+class SyntheticClassesDataModule(ClassificationDataModule):
+    """The built-in `SyntheticClasses` set (10 classes of textured shapes); test has `num_val`
+    images like val. Split k (train 0, val 1, test 2) draws from seed `3 * seed + k`, so the splits
+    share no image.
+
+    Args:
+        num_train: training images.
+        num_val: validation (and test) images.
+        generated_size: side of the generated images, before the transforms crop them to
+            `image_size`.
+        seed: picks the images; other arguments: see `ClassificationDataModule`.
+    """
+
+    def __init__(
+        self,
+        num_train: int = 2000,
+        num_val: int = 500,
+        generated_size: int = 64,
+        seed: int = 0,
+        image_size: int = 64,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(image_size=image_size, **kwargs)
+        for key, count in (("num_train", num_train), ("num_val", num_val)):
+            if count < 1:
+                raise InputError(f"data.{key} must be >= 1, got {count}")
+        if generated_size < 8:
+            raise InputError(f"data.generated_size must be >= 8, got {generated_size}")
+        self.num_train = num_train
+        self.num_val = num_val
+        self.generated_size = generated_size
+        self.seed = seed
+
+    @property
+    def class_names(self) -> tuple[str, ...]:
+        return SyntheticClasses.classes
+
+    def make_dataset(self, split: str, transform: Callable[[Image.Image], torch.Tensor]) -> Dataset:
+        offset = {"train": 0, "val": 1, "test": 2}[split]
+        size = self.num_train if split == "train" else self.num_val
+        return SyntheticClasses(size, (self.generated_size,) * 2, self.seed * 3 + offset, transform)
