@@ -11,7 +11,7 @@ import lightning.pytorch as pl
 import torch
 from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
 from timm.optim import create_optimizer_v2
-from timm.scheduler import create_scheduler_v2
+from timm.scheduler import MultiStepLRScheduler, create_scheduler_v2
 from timm.scheduler.scheduler import Scheduler
 from torch import nn
 
@@ -151,6 +151,10 @@ class HRNetTask(pl.LightningModule):
             updates_per_epoch=max(steps // epochs, 1),
             **self.sched_args,
         )
+        if isinstance(scheduler, MultiStepLRScheduler):
+            # timm decays once update t + 1 reaches a milestone; one later, each milestone epoch's
+            # first update is the first at the lower lr, as with a per-epoch MultiStepLR.
+            scheduler.decay_t = [t + 1 for t in scheduler.decay_t]
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
 
     def lr_scheduler_step(self, scheduler: Scheduler, metric: Any) -> None:
