@@ -24,7 +24,7 @@ from hrnet_lit.data.pose.coco import (
     read_json,
 )
 from hrnet_lit.data.pose.dataset import PosePredictFolder, TopDownDataset, boxes_by_stem
-from hrnet_lit.data.pose.keypoints import KeypointSpec, spec_from_category
+from hrnet_lit.data.pose.keypoints import COCO_SPEC, KeypointSpec, spec_from_category
 from hrnet_lit.data.pose.synthetic import HALF_BODY_MIN_JOINTS, SyntheticPoses
 from hrnet_lit.data.pose.transforms import Augmentation, TopDownTransform
 from hrnet_lit.data.resumable import ResumableLoader
@@ -327,8 +327,12 @@ class COCOKeypointsDataModule(PoseDataModule):
 
     @property
     def spec(self) -> KeypointSpec:
-        """From the validation json (read at construction time by the CLI's link, before setup)."""
+        """From the validation json's category. Before the dataset is there, COCO's joints, so that
+        `summary` and `export` build the official networks without it (a fit then stops at setup,
+        naming the missing file)."""
         if self._spec is None:
+            if not (self.root / self.annotations["val"]).is_file():
+                return COCO_SPEC
             category = keypoint_category(self.ground_truth("val"))
             self._spec = spec_from_category(
                 category, f"data.val_annotations ({self.annotations['val']})", **self.overrides

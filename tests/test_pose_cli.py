@@ -1,0 +1,112 @@
+"""The real entry point on pose: fit, then validate, test and predict from the checkpoint; the README's
+pose commands; summary of the official COCO recipe."""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+import shlex
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from hrnet_lit.cli import main
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[1]
+QUICKSTART = "configs/pose/quickstart.yaml"
+# A few seconds: the W18-small-v1 layout at width 8, 64 x 48 crops of 64 x 64 synthetic figures.
+TINY = [
+    "--trainer.max_steps=2",
+    "--trainer.log_every_n_steps=1",
+    "--trainer.limit_val_batches=1",
+    "--trainer.enable_progress_bar=false",
+    "--trainer.enable_model_summary=false",
+    "--model.backbone.width=8",
+    "--data.num_train=8",
+    "--data.num_val=4",
+    "--data.image_size=[64,64]",
+    "--data.input_size=[64,48]",
+    "--data.batch_size=4",
+]
+
+
+def rows(run: Path) -> list[dict[str, str]]:
+    with open(run / "metrics.csv") as f:
+        return list(csv.DictReader(f))
+
+
+def test_fit_validate_test_predict(tmp_path: Path) -> None:
+    main(["fit", "--config", QUICKSTART, *TINY, f"--trainer.logger.init_args.save_dir={tmp_path / 'fit'}"])
+    (run,) = (tmp_path / "fit" / "pose_quickstart").iterdir()
+    fitted = [r for r in rows(run) if r.get("val/AP")]
+    assert fitted and all(
+        0.0 <= float(fitted[-1][k]) <= 1.0 for k in ("val/AP", "val/AP50", "val/AR", "val/PCK")
+    )
+    ckpt = run / "checkpoints" / "last.ckpt"
+    hparams = torch.load(ckpt, weights_only=False)["hyper_parameters"]
+    assert hparams["num_joints"] == 13 and hparams["flip_pairs"][0] == [1, 2]  # linked from the data
+    assert hparams["backbone"]["upsample_mode"] == "nearest"
+    assert {"best-epoch000.ckpt", "last.ckpt"} <= {p.name for p in (run / "checkpoints").iterdir()}
+
+    evaluate = [a for a in TINY if not a.startswith("--trainer.max_steps")]
+    for command in ("validate", "test"):
+        save = f"--trainer.logger.init_args.save_dir={tmp_path / command}"
+        main([command, "--config", QUICKSTART, *evaluate, f"--ckpt_path={ckpt}", "--model.decode=dark", save])
+    (tested,) = (tmp_path / "test" / "pose_quickstart").iterdir()
+    assert any(r.get("test/AP") and r.get("test/PCK") for r in rows(tested))
+
+    images = tmp_path / "images"
+    images.mkdir()
+    rng = np.random.default_rng(0)
+    for name, size in (("a.png", (70, 50)), ("000000000007.jpg", (64, 80))):
+        Image.fromarray(rng.integers(0, 255, (*size, 3), dtype=np.uint8)).save(images / name)
+    boxes = tmp_path / "boxes.json"
+    boxes.write_text(json.dumps([
+        {"image_id": 7, "category_id": 1, "bbox": [5, 5, 30, 50], "score": 0.9},
+        {"image_id": 7, "category_id": 1, "bbox": [40, 10, 30, 40], "score": 0.8},
+    ]))  # fmt: skip
+    out = tmp_path / "poses"
+    main([
+        "predict", "--config", QUICKSTART, *evaluate, f"--ckpt_path={ckpt}", f"--data.predict_dir={images}",
+        f"--data.person_boxes={boxes}", f"--predict_writer.output_dir={out}",
+    ])  # fmt: skip
+    assert sorted(p.name for p in out.iterdir()) == ["000000000007.png", "a.png", "keypoints.json"]
+    assert Image.open(out / "a.png").size == (50, 70)
+    results = json.loads((out / "keypoints.json").read_text())
+    assert {r["file_name"] for r in results} == {"a.png", "000000000007.jpg"}
+    assert len([r for r in results if r["image_id"] == 7]) in (1, 2)  # two boxes, OKS NMS may merge them
+    assert all(len(r["keypoints"]) == 13 * 3 and 0.0 <= r["score"] <= 1.0 for r in results)
+
+
+def test_summary_of_the_official_w32_recipe(capsys: pytest.CaptureFixture[str]) -> None:
+    main(["summary", "--config", "configs/pose/coco_w32_256x192.yaml"])
+    out = capsys.readouterr().out
+    assert "28,536,113" in out or "28536113" in out
+
+
+def readme_pose_commands() -> list[list[str]]:
+    text = (ROOT / "README.md").read_text()
+    section = text[text.index("## Pose estimation") :]
+    return [shlex.split(line)[1:] for line in re.findall(r"^hrnet-lit .*$", section, re.M)]
+
+
+def test_readme_pose_commands_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every `hrnet-lit ...` line of the README's pose section, literally, at tiny size (in a copy of
+    the repository's configs, so that outputs/ lands in tmp_path)."""
+    commands = readme_pose_commands()
+    assert commands and commands[0][0] == "fit"
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "configs").symlink_to(ROOT / "configs")
+    images = tmp_path / "my_images"
+    images.mkdir()
+    Image.new("RGB", (48, 64), (90, 120, 30)).save(images / "x.png")
+    for args in commands:
+        extra = [] if args[0] in ("summary", "export") else TINY if args[0] == "fit" else TINY[1:]
+        main([*args, *extra])
+    assert (tmp_path / "outputs" / "pose_quickstart" / "version_0" / "checkpoints" / "last.ckpt").is_file()
