@@ -18,6 +18,7 @@ from torchvision.models.detection.anchor_utils import AnchorGenerator
 from torchvision.models.detection.faster_rcnn import FastRCNNPredictor, TwoMLPHead
 from torchvision.ops import MultiScaleRoIAlign
 
+from hrnet_lit.data.transforms import IMAGENET_MEAN, IMAGENET_STD
 from hrnet_lit.errors import InputError
 from hrnet_lit.models import checks
 from hrnet_lit.models.config import BackboneConfig
@@ -127,10 +128,11 @@ class HRNetFasterRCNN(FasterRCNN):
         batch, _ = self.transform(images)
         features = self.backbone(batch.tensors)
         self.rpn.head(list(features.values()))
-        count = self.rpn._post_nms_top_n["testing"] * len(images)
         pooled = self.roi_heads.box_roi_pool.output_size
-        rois = features["0"].new_zeros(count, self.backbone.out_channels, *pooled)
-        self.roi_heads.box_predictor(self.roi_heads.box_head(rois))
+        roi = features["0"].new_zeros(1, self.backbone.out_channels, *pooled)
+        # One proposal at a time: a cost count reads the first sample of each layer's output.
+        for _ in range(self.rpn._post_nms_top_n["testing"] * len(images)):
+            self.roi_heads.box_predictor(self.roi_heads.box_head(roi))
         return [{} for _ in images]
 
     def onnx_part(self) -> tuple[nn.Module, str]:
@@ -187,8 +189,8 @@ def build_detector(
         roi_levels = ["0"]
     return HRNetFasterRCNN(
         pyramid,
-        image_mean=[0.485, 0.456, 0.406],
-        image_std=[0.229, 0.224, 0.225],
+        image_mean=list(IMAGENET_MEAN),
+        image_std=list(IMAGENET_STD),
         rpn_anchor_generator=anchors,
         box_roi_pool=MultiScaleRoIAlign(roi_levels, output_size=7, sampling_ratio=2),
         box_head=TwoMLPHead(width * 7 * 7, fc_width),
