@@ -33,6 +33,7 @@ from hrnet_lit.models import build_model, count_macs, load_pretrained
 from hrnet_lit.models.fast import fuse_for_inference
 from hrnet_lit.models.heads import HeadName
 from hrnet_lit.models.presets import PresetName
+from hrnet_lit.network_args import split_own_flags, uses_fit_config
 
 Precision = Literal["fp32", "bf16", "fp16"]
 Clock = Literal["wall", "cpu"]
@@ -378,9 +379,53 @@ def parser() -> ArgumentParser:
     return p
 
 
+# What `bench --config` takes from the fit config; every other BenchConfig field stays a bench flag.
+_FROM_CONFIG = ("preset", "head", "num_classes", "input_size")
+# Backbone knobs that bench may ignore: its sides fuse with timm's nearest upsampling in batch norm.
+_IGNORED_KNOBS = ("upsample_mode", "align_corners", "norm", "grad_checkpointing")
+
+
+def config_network(fit_args: list[str]) -> dict[str, Any]:
+    """The preset, head, classes (or joints) and training input size of any task's fit config.
+
+    timm has only the presets, so a config whose backbone changes a preset's width, modules, blocks
+    or fusion cannot be compared, and is refused naming the knob.
+    """
+    from hrnet_lit.errors import InputError
+    from hrnet_lit.lightning_cli import config_network as network_of
+    from hrnet_lit.lightning_cli import parse_fit_args
+
+    _, arch, data = network_of(parse_fit_args(fit_args))
+    backbone = arch["backbone"]
+    changed = {k: v for k, v in backbone.knobs().items() if k not in _IGNORED_KNOBS and k != "fuse_method"}
+    if backbone.fuse_method != "sum":
+        changed["fuse_method"] = backbone.fuse_method
+    if backbone.preset is None or changed:
+        knobs = ", ".join(f"model.backbone.{k}={v}" for k, v in changed.items())
+        raise InputError(f"bench compares with timm's HRNet presets, which have no {knobs or 'preset=null'}")
+    return {
+        "preset": backbone.preset,
+        "head": arch["head"],
+        "num_classes": arch.get("num_classes", arch.get("num_joints")),  # heatmaps of a pose network
+        "input_size": data.input_size,
+    }
+
+
 def main(argv: list[str] | None = None) -> None:
-    args = parser().parse_args(sys.argv[2:] if argv is None else argv)
+    """`bench [flags]`, or `bench --config fit.yaml [fit flags] [bench flags]` for a run's network:
+    preset, head, classes and input size come from the config (`--input_size=` still overrides)."""
+    argv = sys.argv[2:] if argv is None else argv
+    from_config = {}
+    if uses_fit_config(argv):
+        own = tuple(f"--{name}=" for name in (*BenchConfig.__dataclass_fields__, "json"))
+        mine, fit_args = split_own_flags(argv, own)
+        from_config = config_network(fit_args)
+        if any(a.startswith("--input_size=") for a in mine):
+            from_config.pop("input_size")
+        argv = mine
+    args = parser().parse_args(argv)
     json_output = args.pop("json")
-    config = BenchConfig(**{**args.as_dict(), "input_size": tuple(args.input_size)})
+    values = {**args.as_dict(), **from_config}
+    config = BenchConfig(**{**values, "input_size": tuple(values["input_size"])})
     row = bench(config)
     print(json.dumps(row) if json_output else format_table(row))

@@ -116,6 +116,14 @@ def task_command_line(args: list[str], subcommand: bool) -> tuple[type[HRNetTask
     task = import_class(class_path)
     if not (isinstance(task, type) and issubclass(task, HRNetTask)):
         raise InputError(f"model.class_path {class_path!r} is not an hrnet-lit task (an HRNetTask subclass)")
+    if "data" in chosen:
+        data = import_class(chosen["data"])
+        kind = getattr(data, "kind", task.kind)  # a data module of the researcher's own may say none
+        if kind != task.kind:
+            raise InputError(
+                f"data.class_path {chosen['data']!r} is {kind} data, and model.class_path {class_path!r} "
+                f"a {task.kind} task: choose a data module of the task (its default: {task.default_data})"
+            )
     first = [f"--model={class_path}", *([] if "data" in chosen else [f"--data={task.default_data}"])]
     head, rest = (args[:1], args[1:]) if subcommand and args else ([], args)
     return task, [*head, *first, *rest]

@@ -59,4 +59,8 @@ def test_fit_help_is_lightning_clis(capsys: pytest.CaptureFixture[str]) -> None:
         main(["fit", "--help"])
     assert exit_info.value.code == 0
     out = capsys.readouterr().out
-    assert "--trainer.devices" in out and "--model.backbone.norm" in out
+    assert "--trainer.devices" in out and "--model.help" in out
+    with pytest.raises(SystemExit) as exit_info:  # the task's own arguments, as its config spells them
+        main(["fit", "--model.help", "SegmentationTask"])
+    assert exit_info.value.code == 0
+    assert "--model.backbone.norm" in capsys.readouterr().out

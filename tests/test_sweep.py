@@ -19,7 +19,7 @@ import optuna
 import pytest
 import yaml
 
-from hrnet_lit.lightning_cli import parse_fit_args
+from hrnet_lit.lightning_cli import import_class, parse_fit_args
 from hrnet_lit.sweep.cli import main
 from hrnet_lit.sweep.runs import Objective, check_flags, fit_args, placement
 from hrnet_lit.sweep.spec import SweepError, load_sweep, make_pruner
@@ -56,7 +56,8 @@ def test_sweep_files_parse_through_the_cli(path: Path) -> None:
     """Every grid combination (the exact argv an agent passes) parses and lands in the config; other
     methods pass the sweep's own check of both bounds of every range."""
     sweep = load_sweep(path)
-    assert sweep.metric == "val/mIoU" and sweep.goal == "maximize"
+    task = import_class(parse_fit_args(fit_args(sweep.run_command({}))).model.class_path)
+    assert sweep.metric == task.monitor and sweep.goal == "maximize"  # what the best checkpoint tracks
     if sweep.method != "grid":
         check_flags(sweep, [])  # raises SweepError naming a flag the CLI rejects
         return
@@ -65,7 +66,13 @@ def test_sweep_files_parse_through_the_cli(path: Path) -> None:
         for key, value in values.items():
             expected = as_yaml(value)
             for sub, item in expected.items() if isinstance(expected, dict) else [("", expected)]:
-                assert as_yaml(config[f"{key}.{sub}".rstrip(".")]) == item, (key, sub)
+                assert as_yaml(config[f"{config_key(key)}.{sub}".rstrip(".")]) == item, (key, sub)
+
+
+def config_key(flag: str) -> str:
+    """Where a `--model.*` / `--data.*` flag lands in the parsed config: the class's init_args."""
+    group, _, rest = flag.partition(".")
+    return f"{group}.init_args.{rest}" if group in ("model", "data") and rest != "class_path" else flag
 
 
 def test_args_are_formatted_as_the_wandb_agent_does() -> None:

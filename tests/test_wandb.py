@@ -38,8 +38,8 @@ def test_offline_wandb_runs_share_a_save_dir(
     assert len(runs) == 2
     for run, fuse_method in zip(runs, ("sum", "concat"), strict=True):
         config = yaml.safe_load((run / "files" / "lightning_config.yaml").read_text())
-        assert config["model"]["backbone"]["fuse_method"] == fuse_method
-        assert config["model"]["backbone"]["width"] == 8
+        backbone = config["model"]["init_args"]["backbone"]
+        assert backbone["fuse_method"] == fuse_method and backbone["width"] == 8
         record = next(run.glob("*.wandb")).read_bytes()
         for key in (
             b"val/mIoU",

@@ -35,7 +35,8 @@ class HRNetTask(pl.LightningModule):
     - a data module's `task_args` (classes, joints, their names, ...) fill the `data_args` init
       arguments, so that what the data knows is never typed twice (see `hrnet_lit.lightning_cli`);
     - `monitor` is the validation metric (higher is better) that picks the best checkpoint;
-    - `default_data` is the data module a config that names none trains on;
+    - `default_data` is the data module a config that names none trains on, and `kind` the task that
+      data modules name (their own `kind`), so that data of another task is refused by name;
     - `write_predictions` / `finish_predictions` write what `predict` returns (the prediction writer
       calls them), so each task writes its own kind of result.
 
@@ -75,6 +76,8 @@ class HRNetTask(pl.LightningModule):
 
     data_args: ClassVar[tuple[str, ...]] = ()
     """Init arguments that the data module's `task_args` fill (the user never types them)."""
+    kind: ClassVar[str] = ""
+    """What the task does (`segmentation`, `pose`, ...); a data module with a `kind` must say the same."""
     monitor: ClassVar[str] = "val/loss"
     default_data: ClassVar[str] = ""
     net: nn.Module

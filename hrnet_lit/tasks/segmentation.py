@@ -82,6 +82,7 @@ class SegmentationTask(HRNetTask):
             `warmup_epochs`, `min_lr`, `nonfinite_loss`: see `HRNetTask`.
     """
 
+    kind = "segmentation"
     data_args = ("num_classes", "class_names", "ignore_index")
     monitor = "val/mIoU"
     default_data = "hrnet_lit.data.SyntheticDataModule"

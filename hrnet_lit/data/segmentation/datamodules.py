@@ -43,6 +43,8 @@ class SegmentationDataModule(pl.LightningDataModule, ABC):
         predict_dir: folder of images for ``predict``.
     """
 
+    kind = "segmentation"  # the task this data is for (`HRNetTask.kind`)
+
     def __init__(
         self,
         crop_size: tuple[int, int],
@@ -189,9 +191,8 @@ class SyntheticDataModule(SegmentationDataModule):
     Split ``k`` (train 0, val 1, test 2) draws from dataset seed ``3 * seed + k``, so the splits never
     share a sample, within a run or across runs with different seeds. The quickstart config rescales
     more mildly than for photos (0.75-1.5): the shapes already vary in size, and strong zooms crop
-    away the outlines that tell discs, triangles and rectangles apart. The default stays the photos'
-    one, because jsonargparse carries the default data module's values over to a data module chosen
-    by a config, where they would replace that module's own defaults.
+    away the outlines that tell discs, triangles and rectangles apart; the default stays the photos'
+    one, as for every other segmentation source.
     """
 
     def __init__(
