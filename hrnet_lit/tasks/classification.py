@@ -60,6 +60,7 @@ class ClassificationTask(HRNetTask):
             see `HRNetTask`.
     """
 
+    kind = "classification"
     data_args = ("num_classes", "class_names")
     monitor = "val/top1"
     default_data = "hrnet_lit.data.classification.SyntheticClassesDataModule"

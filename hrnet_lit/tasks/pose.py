@@ -70,6 +70,7 @@ class PoseTask(HRNetTask):
     """
 
     architecture = ("backbone", "head", "num_joints")
+    kind = "pose"
     data_args = ("num_joints", "joint_names", "flip_pairs", "sigmas", "skeleton")
     monitor = "val/AP"
     default_data = "hrnet_lit.data.pose.SyntheticPoseDataModule"

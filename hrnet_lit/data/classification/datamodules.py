@@ -92,6 +92,8 @@ class ClassificationDataModule(pl.LightningDataModule, ABC):
         predict_dir: folder of images for `predict`.
     """
 
+    kind = "classification"  # the task this data is for (`HRNetTask.kind`)
+
     def __init__(
         self,
         image_size: int = 224,

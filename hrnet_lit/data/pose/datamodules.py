@@ -53,6 +53,8 @@ class PoseDataModule(pl.LightningDataModule, ABC):
         predict_dir: folder of images for `predict`.
     """
 
+    kind = "pose"  # the task this data is for (`HRNetTask.kind`)
+
     def __init__(
         self,
         input_size: tuple[int, int] = (256, 192),
