@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal, get_args
 
 import lightning.pytorch as pl
+import numpy as np
 import torch
 from lightning.pytorch.utilities import rank_zero_info, rank_zero_warn
 from timm.optim import create_optimizer_v2
@@ -128,6 +129,11 @@ class HRNetTask(pl.LightningModule):
 
     def finish_predictions(self, folder: Path) -> None:
         """After the last predict batch: write what covers every image (a results json, a csv)."""
+
+    def validation_panels(self, batch: Any, count: int) -> list[np.ndarray]:
+        """Up to `count` (H, W, 3) uint8 panels `input | ground truth | prediction` of a validation
+        batch, for the W&B image log (`hrnet_lit.tasks.wandb_media.ValidationImages`)."""
+        raise NotImplementedError(f"{type(self).__qualname__} draws no validation panels")
 
     def setup(self, stage: str) -> None:
         """Pretrained weights only start a new fit: a resumed run or a checkpoint brings its own."""

@@ -8,9 +8,19 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 from PIL import Image
 
 from hrnet_lit.data import denormalize
+
+
+def colour(mask: torch.Tensor, palette: np.ndarray) -> np.ndarray:
+    """(H, W) class ids -> (H, W, 3) palette colours; ids outside the palette (ignored pixels) are black."""
+    ids = mask.cpu().numpy()
+    out = np.zeros((*ids.shape, 3), dtype=np.uint8)
+    known = ids < len(palette)
+    out[known] = palette[ids[known]]
+    return out
 
 
 def write_masks(

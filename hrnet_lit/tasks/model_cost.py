@@ -31,7 +31,7 @@ class ModelCost(Callback):
     official repositories count GFLOPs) as hyperparameters of every logger (W&B: the run config).
 
     Args:
-        input_size: H, W of the image the MACs are counted for; None: the datamodule's training crop,
+        input_size: H, W of the image the MACs are counted for; None: the datamodule's training input,
             as `hrnet-lit summary --config` does.
     """
 
@@ -42,7 +42,7 @@ class ModelCost(Callback):
         # `setup` runs before `configure_model`, so `net` is not yet compiled or channels_last.
         if stage != "fit" or not trainer.is_global_zero:
             return
-        size = tuple(self.input_size or trainer.datamodule.crop_size)
+        size = tuple(self.input_size or trainer.datamodule.input_size)
         net = meta_copy(pl_module.net)
         cost = {
             "cost/params": count_params(net),

@@ -5,11 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal, get_args
 
+import numpy as np
 import torch
 from torch import nn
 from torchmetrics import MetricCollection
 from torchmetrics.classification import MulticlassAccuracy, MulticlassJaccardIndex
 
+from hrnet_lit.data.transforms import denormalize
 from hrnet_lit.errors import InputError
 from hrnet_lit.models import HRNetModel, PixelClassifier, V2pHead, build_head
 from hrnet_lit.models.config import BackboneConfig
@@ -17,7 +19,7 @@ from hrnet_lit.models.task_layers import FinestLevel
 from hrnet_lit.tasks.base import HRNetTask
 from hrnet_lit.tasks.inference import predict_probs, upsample
 from hrnet_lit.tasks.losses import SegmentationLoss
-from hrnet_lit.tasks.mask_writer import write_masks
+from hrnet_lit.tasks.mask_writer import colour, write_masks
 
 SegHead = Literal["v1", "v2", "v2p"]
 Batch = tuple[torch.Tensor, torch.Tensor]  # images N x 3 x H x W, labels N x H x W
@@ -175,6 +177,16 @@ class SegmentationTask(HRNetTask):
 
     def write_predictions(self, prediction: dict[str, Any], folder: Path, writer: Any) -> None:
         write_masks(prediction, folder, self.trainer.datamodule.palette, writer.overlay, writer.alpha)
+
+    def validation_panels(self, batch: Batch, count: int) -> list[np.ndarray]:
+        """Masks in the dataset's palette (W&B's own mask overlays would recolour the classes)."""
+        images, targets = batch[0][:count], batch[1][:count]
+        predictions = self.predict_probs(images).argmax(1)
+        palette = np.asarray(self.trainer.datamodule.palette, dtype=np.uint8)
+        return [
+            np.concatenate([denormalize(image), colour(target, palette), colour(prediction, palette)], axis=1)
+            for image, target, prediction in zip(images, targets, predictions, strict=True)
+        ]
 
     def predict_probs(self, image: torch.Tensor) -> torch.Tensor:
         """Class probabilities at the image size, with the configured evaluation scales, flip and window."""

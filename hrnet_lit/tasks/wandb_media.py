@@ -6,27 +6,17 @@ from typing import Any
 
 import lightning.pytorch as pl
 import numpy as np
-import torch
 from lightning.pytorch.callbacks import Callback
 from lightning.pytorch.loggers import WandbLogger
 
-from hrnet_lit.data import denormalize
-from hrnet_lit.tasks.segmentation import SegmentationTask
-
-
-def colour(mask: torch.Tensor, palette: np.ndarray) -> np.ndarray:
-    """(H, W) class ids -> (H, W, 3) palette colours; ids outside the palette (ignored pixels) are black."""
-    ids = mask.cpu().numpy()
-    out = np.zeros((*ids.shape, 3), dtype=np.uint8)
-    known = ids < len(palette)
-    out[known] = palette[ids[known]]
-    return out
+from hrnet_lit.tasks.base import HRNetTask
 
 
 class ValidationImages(Callback):
     """Every `every_n_epochs` validation epochs, logs the first `num_images` validation images to each
-    W&B logger as panels `input | ground truth | prediction`, masks in the datamodule's `palette`
-    (W&B's own mask overlays would recolour the classes). Does nothing without a W&B logger.
+    W&B logger as panels `input | ground truth | prediction`, drawn by the task
+    (`HRNetTask.validation_panels`: masks in the dataset's palette, skeletons, boxes). Does nothing
+    without a W&B logger.
 
     Args:
         every_n_epochs: log at epochs 0, n, 2n, ...
@@ -56,21 +46,15 @@ class ValidationImages(Callback):
     def on_validation_batch_end(
         self,
         trainer: pl.Trainer,
-        pl_module: SegmentationTask,
+        pl_module: HRNetTask,
         outputs: Any,
-        batch: tuple[torch.Tensor, torch.Tensor],
+        batch: Any,
         batch_idx: int,
         dataloader_idx: int = 0,
     ) -> None:
         if not self._wanted(trainer):
             return
-        missing = self.num_images - len(self._panels)
-        images, targets = batch[0][:missing], batch[1][:missing]
-        predictions = pl_module.predict_probs(images).argmax(1)
-        palette = np.asarray(trainer.datamodule.palette, dtype=np.uint8)
-        for image, target, prediction in zip(images, targets, predictions, strict=True):
-            panel = [denormalize(image), colour(target, palette), colour(prediction, palette)]
-            self._panels.append(np.concatenate(panel, axis=1))
+        self._panels += pl_module.validation_panels(batch, self.num_images - len(self._panels))
 
     def on_validation_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if not self._panels:
