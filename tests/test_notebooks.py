@@ -86,6 +86,22 @@ def parameters(name: str, out: Path) -> dict[str, Any]:
             "METRIC": "val/mIoU",
             "OUTPUT_DIR": str(out),
         }
+    if name == "04_pose.ipynb":
+        return {
+            "CONFIG": "../configs/pose/quickstart.yaml",
+            "MAX_EPOCHS": 1,
+            "OVERRIDES": [
+                "--trainer.max_steps=2",
+                "--trainer.limit_val_batches=1",
+                "--trainer.enable_progress_bar=false",
+                "--model.backbone.width=8",
+                "--data.num_train=8",
+                "--data.num_val=4",
+                "--data.batch_size=4",
+            ],
+            "NUM_EXAMPLES": 2,
+            "OUTPUT_DIR": str(out),
+        }
     raise KeyError(f"no test parameters for {name}: add them to tests/test_notebooks.py")
 
 
@@ -121,7 +137,7 @@ def kernel(tmp_path_factory: pytest.TempPathFactory) -> Any:
         yield KERNEL
 
 
-NAMES = ["01_architecture.ipynb", "02_training.ipynb", "03_ablations.ipynb"]
+NAMES = ["01_architecture.ipynb", "02_training.ipynb", "03_ablations.ipynb", "04_pose.ipynb"]
 
 
 def test_every_notebook_is_tested() -> None:
