@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -205,3 +206,26 @@ def test_synthetic_boxes_are_deterministic_and_tight() -> None:
             sample.area
             <= (sample.boxes[:, 2] - sample.boxes[:, 0]) * (sample.boxes[:, 3] - sample.boxes[:, 1])
         ).all()
+
+
+def test_official_schedule_warms_up_by_updates_and_decays_at_epochs_8_and_11() -> None:
+    """lr 0.02 from a third over 500 updates, x0.1 at the first update of epochs 8 and 11."""
+    task = DetectionTask(
+        TINY_BACKBONE,
+        num_classes=2,
+        detector=TINY_DETECTOR,
+        lr=0.02,
+        scheduler="multistep",
+        decay_milestones=[8, 11],
+        warmup_steps=500,
+    )
+    task._trainer = SimpleNamespace(max_epochs=12, estimated_stepping_batches=12 * 1000)
+    scheduler = task.configure_optimizers()["lr_scheduler"]["scheduler"]
+
+    def lr(update: int) -> float:
+        scheduler.step_update(num_updates=update)
+        return scheduler.optimizer.param_groups[0]["lr"]
+
+    assert lr(0) == pytest.approx(0.02 / 3) and lr(250) == pytest.approx(0.02 * 2 / 3)
+    assert lr(500) == pytest.approx(0.02) and lr(7999) == pytest.approx(0.02)
+    assert lr(8000) == pytest.approx(0.002) and lr(11000) == pytest.approx(0.0002)

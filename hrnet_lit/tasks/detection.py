@@ -55,6 +55,8 @@ class DetectionTask(HRNetTask):
         map_backend: COCO evaluation code behind torchmetrics' `MeanAveragePrecision`.
         draw_score_thresh: `predict` draws the detections scoring at least this (the results json
             keeps all of them).
+        warmup_steps / warmup_ratio: linear warm-up over this many updates, from `lr * warmup_ratio`
+            (the official 500 iterations from a third); 0 leaves `warmup_epochs` in charge.
         optim_kwargs: `pretrained`, `optimizer`, `lr`, ...: see `HRNetTask`.
     """
 
@@ -85,6 +87,8 @@ class DetectionTask(HRNetTask):
         detector: DetectorConfig = DetectorConfig(),
         map_backend: MapBackend = "faster_coco_eval",
         draw_score_thresh: float = 0.5,
+        warmup_steps: int = 0,
+        warmup_ratio: float = 1 / 3,
         **optim_kwargs: Any,
     ) -> None:
         super().__init__(**optim_kwargs)
@@ -100,6 +104,12 @@ class DetectionTask(HRNetTask):
         self.class_names = list(class_names or [str(k) for k in range(1, num_classes + 1)])
         self.category_ids = list(category_ids or range(1, num_classes + 1))
         self.draw_score_thresh = draw_score_thresh
+        if warmup_steps < 0 or not 0.0 < warmup_ratio <= 1.0:
+            raise InputError(
+                f"model.warmup_steps={warmup_steps} must be >= 0 and "
+                f"model.warmup_ratio={warmup_ratio} in (0, 1]"
+            )
+        self.warmup = (warmup_steps, warmup_ratio)
         metric = {"box_format": "xyxy", "iou_type": "bbox", "class_metrics": True, "backend": map_backend}
         self.val_map = MeanAveragePrecision(**metric)
         self.test_map = MeanAveragePrecision(**metric)
@@ -114,6 +124,15 @@ class DetectionTask(HRNetTask):
             except InputError as error:
                 raise type(error)(f"model.pretrained: {error}") from None
             rank_zero_info(f"model.pretrained: {report}")
+
+    def configure_optimizers(self) -> dict[str, Any]:
+        """The warm-up in updates, given to timm in its unit (epochs of this run's length)."""
+        steps, ratio = self.warmup
+        if steps:
+            epochs = max(self.trainer.max_epochs or 1, 1)
+            per_epoch = max(int(self.trainer.estimated_stepping_batches) // epochs, 1)
+            self.sched_args.update(warmup_epochs=steps / per_epoch, warmup_lr=self.optim_args["lr"] * ratio)
+        return super().configure_optimizers()
 
     def forward(self, images: list[torch.Tensor]) -> list[Target]:
         """Detections per image (boxes xyxy in its own pixels, labels 1 ... K, scores)."""

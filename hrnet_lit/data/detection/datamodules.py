@@ -14,7 +14,14 @@ from torch import Tensor
 from torch.utils.data import DataLoader
 
 from hrnet_lit.data.base import open_image, require_dir
-from hrnet_lit.data.detection.coco import COCO_LAYOUT, BadBoxes, CocoDetection, read_categories, read_json
+from hrnet_lit.data.detection.coco import (
+    COCO_CATEGORIES,
+    COCO_LAYOUT,
+    BadBoxes,
+    CocoDetection,
+    read_categories,
+    read_json,
+)
 from hrnet_lit.data.detection.dataset import DetectionDataset
 from hrnet_lit.data.detection.synthetic import SHAPE_CLASSES, SyntheticBoxes
 from hrnet_lit.data.detection.transforms import DetectionTransform, collate_detection
@@ -210,7 +217,8 @@ class CocoFormatDataModule(DetectionDataModule):
         train_annotations / val_annotations / test_annotations: the jsons; test defaults to val.
         bad_boxes: `error` refuses a json with a zero-area or outside box, `drop` leaves such boxes
             out; either way each is reported with its image file and annotation id.
-        input_size: (H, W) of a typical image, for `summary`.
+        input_size: (H, W) of a typical image, for `summary` (the detector then resizes it; COCO's
+            are mostly 480 x 640).
     """
 
     def __init__(
@@ -235,8 +243,10 @@ class CocoFormatDataModule(DetectionDataModule):
         }
         self.bad_boxes = bad_boxes
         self._input_size = (int(input_size[0]), int(input_size[1]))
-        path = Path(val_annotations)
-        self._category_ids, self._class_names = read_categories(read_json(path), path)
+        self._category_ids, self._class_names = self.read_categories(Path(val_annotations))
+
+    def read_categories(self, path: Path) -> tuple[tuple[int, ...], tuple[str, ...]]:
+        return read_categories(read_json(path), path)
 
     @property
     def class_names(self) -> tuple[str, ...]:
@@ -263,10 +273,17 @@ class CocoFormatDataModule(DetectionDataModule):
 
 class CocoDataModule(CocoFormatDataModule):
     """COCO 2017 detection under `root` (layout: `hrnet_lit.data.detection.coco.COCO_LAYOUT`); test
-    scores val2017 (test-dev labels are withheld)."""
+    scores val2017 (test-dev labels are withheld). Without the files it still knows COCO's 80
+    categories, so that `summary` builds the official recipes; `fit` then names what is missing."""
 
-    def __init__(self, root: str, bad_boxes: BadBoxes = "drop", **kwargs: Any) -> None:
-        base = require_dir(Path(root), COCO_LAYOUT, key="data.root")
+    def __init__(
+        self,
+        root: str,
+        bad_boxes: BadBoxes = "drop",
+        input_size: tuple[int, int] = (800, 1216),
+        **kwargs: Any,
+    ) -> None:
+        base = Path(root)
         super().__init__(
             train_images=str(base / "train2017"),
             train_annotations=str(base / "annotations" / "instances_train2017.json"),
@@ -276,3 +293,12 @@ class CocoDataModule(CocoFormatDataModule):
             **kwargs,
         )
         self.root = root
+
+    def read_categories(self, path: Path) -> tuple[tuple[int, ...], tuple[str, ...]]:
+        if path.is_file():
+            return super().read_categories(path)
+        return tuple(COCO_CATEGORIES), tuple(COCO_CATEGORIES.values())
+
+    def make_dataset(self, split: str, transform: DetectionTransform, train: bool) -> DetectionDataset:
+        require_dir(Path(self.root), COCO_LAYOUT, key="data.root")
+        return super().make_dataset(split, transform, train)
