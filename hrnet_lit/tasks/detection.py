@@ -61,6 +61,7 @@ class DetectionTask(HRNetTask):
     """
 
     architecture = ("backbone", "head", "num_classes", "detector")
+    kind = "detection"
     data_args = ("num_classes", "class_names", "category_ids")
     monitor = "val/mAP"
     default_data = "hrnet_lit.data.detection.SyntheticDetectionDataModule"

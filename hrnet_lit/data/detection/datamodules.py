@@ -59,6 +59,8 @@ class DetectionDataModule(pl.LightningDataModule, ABC):
         predict_dir: folder of images for `predict`.
     """
 
+    kind = "detection"  # the task this data is for (`HRNetTask.kind`)
+
     def __init__(
         self, batch_size: int = 2, num_workers: int = 2, flip: bool = True, predict_dir: str | None = None
     ) -> None:
