@@ -9,12 +9,14 @@ first on the command line, so the config files and flags that follow set their a
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import inspect
 import os
 import re
 import sys
 import textwrap
+import typing
 import warnings
 from argparse import ArgumentError
 from functools import partial
@@ -97,14 +99,14 @@ def config_network(config: Namespace) -> tuple[type[HRNetTask], dict[str, Any], 
     """The task class, its `architecture` arguments (filled from the data module as a fit would) and
     the data module of a parsed fit config: what `summary` and `export` build a network from,
     without a Trainer and without the task's metrics, losses and weights."""
-    from hrnet_lit.models.config import BackboneConfig
-
     task = import_class(config.model.class_path)
     data = import_class(config.data.class_path)(**vars(config.data.get("init_args") or Namespace()))
     given = {**vars(config.model.init_args), **{k: task_arg(k, data) for k in task.data_args}}
+    hints = typing.get_type_hints(task.build_network)
     arch = {k: given[k] for k in task.architecture if k in given}
-    if isinstance(arch.get("backbone"), Namespace):
-        arch["backbone"] = BackboneConfig(**vars(arch["backbone"]))
+    for key, value in arch.items():  # groups of knobs (a BackboneConfig) parse as namespaces
+        if isinstance(value, Namespace) and dataclasses.is_dataclass(hints.get(key)):
+            arch[key] = hints[key](**vars(value))
     return task, arch, data
 
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 from typing import Any
 
 import torch
-from jsonargparse import ArgumentParser, Namespace
+from jsonargparse import ArgumentParser
 
 from hrnet_lit.models import count_macs, count_params, gmacs
 from hrnet_lit.network_args import NetworkArgs, add_network_arguments, split_own_flags, uses_fit_config
@@ -32,8 +33,9 @@ def summarize(network: NetworkArgs, input_size: tuple[int, int]) -> dict[str, An
 
 
 def plain(value: Any) -> Any:
-    """A config group (the detector's knobs) as a dict, so the row prints and serialises as JSON."""
-    return value.as_dict() if isinstance(value, Namespace) else value
+    """A group of knobs (the detector's `DetectorConfig`) as a dict, so the row prints and
+    serialises as JSON."""
+    return dataclasses.asdict(value) if dataclasses.is_dataclass(value) else value
 
 
 def summarize_fit_config(argv: list[str], input_size: tuple[int, int] | None) -> dict[str, Any]:

@@ -74,8 +74,6 @@ class DetectionTask(HRNetTask):
         num_classes: int = 80,
         detector: DetectorConfig = DetectorConfig(),
     ) -> FasterRCNN:
-        if not isinstance(detector, DetectorConfig):  # a parsed config's namespace (`summary --config`)
-            detector = DetectorConfig(**vars(detector))
         return build_detector(backbone, head, num_classes, detector)
 
     def __init__(
