@@ -11,6 +11,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
+from hrnet_lit.data.transforms import denormalize
 from hrnet_lit.errors import InputError
 from hrnet_lit.models import HRNetModel, V1Head, V2Head
 from hrnet_lit.models.config import BackboneConfig
@@ -208,6 +209,27 @@ class PoseTask(HRNetTask):
             self.log(f"{stage}/PCK", pck.compute(), prog_bar=True)
         pck.reset()
         ap.reset()
+
+    def validation_panels(self, batch: Batch, count: int) -> list[np.ndarray]:
+        """The input crop, its ground-truth skeleton and the predicted one (joints decoded from the
+        target and the predicted heatmaps, in crop pixels)."""
+        images = batch["image"][:count]
+        heatmaps = self.heatmaps(images)
+        stride = images.shape[-1] / heatmaps.shape[-1]
+        truth, _ = decode_heatmaps(batch["target"][:count].float(), "standard")
+        guess, confidence = decode_heatmaps(heatmaps.float(), self.decode)
+        weight = batch["target_weight"][:count].reshape(truth.shape[:2]).float()
+        panels = []
+        for k, image in enumerate(images):
+            rgb = denormalize(image)
+            drawn = []
+            for coords, shown in ((truth[k], weight[k]), (guess[k], confidence[k])):
+                canvas = Image.fromarray(rgb)
+                joints = torch.cat([(coords + 0.5) * stride - 0.5, shown.unsqueeze(-1)], dim=-1)
+                self._draw(canvas, joints.cpu().numpy())
+                drawn.append(np.asarray(canvas))
+            panels.append(np.concatenate([rgb, *drawn], axis=1))
+        return panels
 
     def predict_step(self, batch: dict[str, Any], batch_idx: int) -> dict[str, Any]:
         heatmaps = self.heatmaps(batch["image"])
