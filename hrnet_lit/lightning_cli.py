@@ -75,7 +75,8 @@ def task_arg(key: str, data: LightningDataModule) -> Any:
 
 def chosen_classes(args: list[str]) -> dict[str, str]:
     """The class paths that the `--config` files and the flags of `args` give `model` and `data`
-    (later ones win), read before parsing so that the parser can be built for that task."""
+    (later ones win), read before parsing so that the parser can be built for that task. A task may
+    be named by its class alone (`--model=PoseTask`)."""
     found: dict[str, str] = {}
     for k, arg in enumerate(args):
         key, _, value = arg.partition("=")
@@ -92,6 +93,10 @@ def chosen_classes(args: list[str]) -> dict[str, str]:
         for group in ("model", "data"):
             if key in (f"--{group}", f"--{group}.class_path") and value:
                 found[group] = value
+        if key == "--model.help" and value:
+            found["model"] = value
+    if "." not in found.get("model", "."):  # `--model=PoseTask`, `--model.help PoseTask`
+        found["model"] = f"hrnet_lit.tasks.{found['model']}"
     return found
 
 

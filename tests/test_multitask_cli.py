@@ -47,7 +47,7 @@ def test_each_task_keeps_its_own_defaults(task: type[HRNetTask]) -> None:
     parsed = parse_fit_args([f"--model=hrnet_lit.tasks.{task.__name__}"]).model.init_args
     own = {
         name: p.default
-        for cls in task.__mro__
+        for cls in reversed(task.__mro__)
         if cls.__module__.startswith("hrnet_lit")
         for name, p in inspect.signature(cls.__init__).parameters.items()
         if p.default is not inspect.Parameter.empty and name not in task.data_args
@@ -108,3 +108,16 @@ def test_summary_of_every_fit_config(config: Path, capsys: pytest.CaptureFixture
     main(["summary", "--config", str(config), "--input_size=[64,64]", "--json=true"])
     row = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert row["params"] > 0 and row["macs"] > 0 and row["input_size"] == [64, 64]
+
+
+@pytest.mark.parametrize("task", TASKS, ids=lambda t: t.__name__)
+def test_a_task_is_named_by_its_class_alone(
+    task: type[HRNetTask], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`--model=PoseTask` picks the task; `--model.help PoseTask` lists its own arguments."""
+    assert parse_fit_args([f"--model={task.__name__}"]).model.class_path == f"hrnet_lit.tasks.{task.__name__}"
+    with pytest.raises(SystemExit) as exit_info:
+        main(["fit", "--model.help", task.__name__])
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    assert "--model.backbone.width" in out and "--model.head" in out
