@@ -7,12 +7,15 @@ import os
 from pathlib import Path
 from typing import Any, Literal, get_args
 
+import numpy as np
 import torch
+from PIL import Image, ImageDraw
 from timm.loss import SoftTargetCrossEntropy
 from torch import nn
 from torchmetrics import MetricCollection
 from torchmetrics.classification import MulticlassAccuracy
 
+from hrnet_lit.data.transforms import denormalize
 from hrnet_lit.errors import InputError
 from hrnet_lit.models import ClsHead, HRNetModel
 from hrnet_lit.models.config import BackboneConfig
@@ -33,6 +36,15 @@ def build_classifier(backbone: BackboneConfig, head: ClsHeadName, num_classes: i
         raise InputError(f"head={head!r} is not a classification head; choose one of {get_args(ClsHeadName)}")
     net = backbone.build(head)
     return HRNetModel(net, ClsHead(net.out_channels, num_classes, net.norm))
+
+
+def caption(rgb: np.ndarray, text: str) -> np.ndarray:
+    """`text` in white on a black strip at the top left of a copy of the (H, W, 3) uint8 image."""
+    canvas = Image.fromarray(rgb)
+    draw = ImageDraw.Draw(canvas)
+    draw.rectangle(draw.textbbox((2, 1), text), fill=(0, 0, 0))
+    draw.text((2, 1), text, fill=(255, 255, 255))
+    return np.asarray(canvas)
 
 
 class ClassificationTask(HRNetTask):
@@ -166,6 +178,20 @@ class ClassificationTask(HRNetTask):
         loss = nn.functional.cross_entropy(logits, target)
         self.log(f"{stage}/loss", loss, sync_dist=True, batch_size=image.shape[0])
         metrics.update(logits, target)
+
+    def validation_panels(self, batch: Batch, count: int) -> list[np.ndarray]:
+        """The image, the image captioned with its true class, and the image captioned with the top
+        prediction and its probability."""
+        images, targets = batch[0][:count], batch[1][:count]
+        probs, classes = self(images).softmax(1).max(1)
+        panels = []
+        for image, target, prob, guess in zip(
+            images, targets.tolist(), probs.tolist(), classes.tolist(), strict=True
+        ):
+            rgb = denormalize(image)
+            captions = (self.class_names[target], f"{self.class_names[guess]} {prob:.2f}")
+            panels.append(np.concatenate([rgb, *(caption(rgb, text) for text in captions)], axis=1))
+        return panels
 
     def on_predict_epoch_start(self) -> None:
         self._predictions = []
