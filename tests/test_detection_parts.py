@@ -229,3 +229,35 @@ def test_official_schedule_warms_up_by_updates_and_decays_at_epochs_8_and_11() -
     assert lr(0) == pytest.approx(0.02 / 3) and lr(250) == pytest.approx(0.02 * 2 / 3)
     assert lr(500) == pytest.approx(0.02) and lr(7999) == pytest.approx(0.02)
     assert lr(8000) == pytest.approx(0.002) and lr(11000) == pytest.approx(0.0002)
+
+
+def test_validation_panels_draw_truth_and_detections() -> None:
+    """input | ground-truth boxes | detections scoring at least draw_score_thresh, at the image size."""
+    data = SyntheticBoxes(2, (64, 80))
+    images, targets = (list(part) for part in zip(*(data[k] for k in range(2)), strict=True))
+    task = DetectionTask(TINY_BACKBONE, num_classes=3, detector=TINY_DETECTOR, class_names=list(data.classes))
+    task.eval()
+    with torch.no_grad():
+        (panel,) = task.validation_panels((images, targets), 1)  # the network's own detections
+    assert panel.shape == (64, 3 * 80, 3) and panel.dtype == np.uint8
+    plain = (images[0] * 255).round().to(torch.uint8).permute(1, 2, 0).numpy()
+    np.testing.assert_array_equal(panel[:, :80], plain)
+    assert not np.array_equal(panel[:, 80:160], plain), "the ground-truth boxes are drawn"
+
+    def detections(shift: float, score: float) -> list[dict[str, torch.Tensor]]:
+        return [
+            {
+                "boxes": t["boxes"] + shift,
+                "labels": t["labels"],
+                "scores": torch.full((len(t["boxes"]),), score),
+            }
+            for t in targets
+        ]
+
+    task.forward = lambda shown: detections(6.0, 0.9)[: len(shown)]  # type: ignore[method-assign]
+    shifted = task.validation_panels((images, targets), 2)
+    assert len(shifted) == 2 and all(p.shape == (64, 240, 3) for p in shifted)
+    assert all(not np.array_equal(p[:, 160:], p[:, 80:160]) for p in shifted), "moved boxes drawn"
+    task.forward = lambda shown: detections(0.0, 0.4)[: len(shown)]  # type: ignore[method-assign]
+    (faint,) = task.validation_panels((images, targets), 1)
+    np.testing.assert_array_equal(faint[:, 160:], plain)  # below draw_score_thresh: nothing drawn

@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
 import torch
 from lightning.pytorch.utilities import rank_zero_info
 from PIL import Image
@@ -184,7 +185,6 @@ class DetectionTask(HRNetTask):
     def write_predictions(self, prediction: dict[str, Any], folder: Path, writer: Any) -> None:
         """`<stem>.png`: the image with the boxes scoring at least `draw_score_thresh`, labelled with
         class name and score, in the class's colour; every detection goes to the results json."""
-        palette = [tuple(int(c) for c in rgb) for rgb in make_palette(len(self.class_names) + 1)[1:]]
         for found, image, path in zip(
             prediction["detections"], prediction["images"], prediction["paths"], strict=True
         ):
@@ -202,17 +202,50 @@ class DetectionTask(HRNetTask):
                     }
                 )
             shown = scores >= self.draw_score_thresh
-            pixels = (image.detach().cpu().clamp(0, 1) * 255).round().to(torch.uint8)
-            kept = list(zip(labels[shown].tolist(), scores[shown].tolist(), strict=True))
-            drawn = draw_bounding_boxes(
-                pixels,
-                boxes[shown],
-                labels=[f"{self.class_names[k - 1]} {s:.2f}" for k, s in kept],
-                colors=[palette[k - 1] for k, _ in kept],
-                width=2,
-            )
-            picture = Image.fromarray(drawn.permute(1, 2, 0).numpy())
+            picture = Image.fromarray(self.draw(image, boxes[shown], labels[shown], scores[shown]))
             save_atomically(picture, folder / f"{Path(path).stem}.png", "PNG")
+
+    def draw(
+        self,
+        image: torch.Tensor,
+        boxes: torch.Tensor,
+        labels: torch.Tensor,
+        scores: torch.Tensor | None = None,
+    ) -> np.ndarray:
+        """The 0-1 image (3 x H x W) as (H, W, 3) uint8 with the boxes (xyxy) in their class's colour,
+        labelled with the class name and, for detections, the score."""
+        pixels = (image.detach().cpu().clamp(0, 1) * 255).round().to(torch.uint8)
+        if len(boxes) == 0:  # torchvision warns on an empty box list
+            return pixels.permute(1, 2, 0).numpy()
+        palette = [tuple(int(c) for c in rgb) for rgb in make_palette(len(self.class_names) + 1)[1:]]
+        names = [self.class_names[k - 1] for k in labels.tolist()]
+        if scores is not None:
+            names = [f"{name} {s:.2f}" for name, s in zip(names, scores.tolist(), strict=True)]
+        drawn = draw_bounding_boxes(
+            pixels,
+            boxes.detach().cpu(),
+            labels=names,
+            colors=[palette[k - 1] for k in labels.tolist()],
+            width=2,
+        )
+        return drawn.permute(1, 2, 0).numpy()
+
+    def validation_panels(
+        self, batch: tuple[list[torch.Tensor], list[Target]], count: int
+    ) -> list[np.ndarray]:
+        """The image, its ground-truth boxes and the detections `predict` would draw (those scoring
+        at least `draw_score_thresh`)."""
+        images, targets = batch[0][:count], batch[1][:count]
+        panels = []
+        for image, target, found in zip(images, targets, self(images), strict=True):
+            shown = found["scores"] >= self.draw_score_thresh
+            drawn = [
+                self.draw(image, torch.zeros(0, 4), torch.zeros(0, dtype=torch.int64)),
+                self.draw(image, target["boxes"], target["labels"]),
+                self.draw(image, *(found[k][shown] for k in ("boxes", "labels", "scores"))),
+            ]
+            panels.append(np.concatenate(drawn, axis=1))
+        return panels
 
     def finish_predictions(self, folder: Path) -> None:
         """`detections.json`: COCO's results format (`image_id`, `category_id`, `bbox` as x, y,
