@@ -3,6 +3,7 @@
 from hrnet_lit.data.classification.datamodules import (
     ClassificationDataModule,
     ClassificationFolderDataModule,
+    ImageNetDataModule,
     SyntheticClassesDataModule,
 )
 from hrnet_lit.data.classification.folder import ClassificationFolder
@@ -13,6 +14,7 @@ __all__ = [
     "ClassificationDataModule",
     "ClassificationFolder",
     "ClassificationFolderDataModule",
+    "ImageNetDataModule",
     "SyntheticClasses",
     "SyntheticClassesDataModule",
 ]

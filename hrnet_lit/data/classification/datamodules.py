@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from lightning.pytorch.overrides.distributed import UnrepeatedDistributedSampler
 from PIL import Image
-from timm.data import create_transform
+from timm.data import ImageNetInfo, create_transform
 from torch.utils.data import DataLoader, Dataset
 
 from hrnet_lit.data.base import open_image
@@ -241,7 +241,11 @@ class ClassificationFolderDataModule(ClassificationDataModule):
     def __init__(self, root: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.root = Path(root)
-        self._class_names = read_classes(self.root / "train")
+        self._class_names = self.read_class_names()
+
+    def read_class_names(self) -> tuple[str, ...]:
+        """The train folder's class folders (timm's order)."""
+        return read_classes(self.root / "train")
 
     @property
     def class_names(self) -> tuple[str, ...]:
@@ -251,6 +255,36 @@ class ClassificationFolderDataModule(ClassificationDataModule):
         if split == "test" and not (self.root / "test").is_dir():
             split = "val"
         return ClassificationFolder(self.root / split, self.class_names, transform)
+
+
+class ImageNetDataModule(ClassificationFolderDataModule):
+    """ImageNet-1k in the folder layout (`<root>/train/<wnid>/*.JPEG`, `<root>/val/<wnid>/*.JPEG`).
+    Its 1000 classes are known without the data (timm's list of the synsets, which is the sorted
+    order of the class folders), so `summary` and `export` of an ImageNet config need no dataset;
+    a train folder with other class folders is an error naming them.
+
+    Args:
+        root: the folder holding `train/` and `val/`; other arguments: see `ClassificationDataModule`.
+    """
+
+    def __init__(self, root: str = "data/imagenet", **kwargs: Any) -> None:
+        super().__init__(root=root, **kwargs)
+
+    def read_class_names(self) -> tuple[str, ...]:
+        return tuple(ImageNetInfo().label_names())
+
+    def make_dataset(self, split: str, transform: Callable[[Image.Image], torch.Tensor]) -> Dataset:
+        if split == "train":
+            found = set(read_classes(self.root / "train"))
+            missing, extra = sorted(set(self.class_names) - found), sorted(found - set(self.class_names))
+            if missing or extra:
+                raise InputError(
+                    f"data.root: {self.root / 'train'} is not ImageNet-1k's train folder: "
+                    f"{len(missing)} of its 1000 class folders are missing (e.g. {missing[:3]}), "
+                    f"{len(extra)} others are there (e.g. {extra[:3]}); for other classes use "
+                    "hrnet_lit.data.classification.ClassificationFolderDataModule"
+                )
+        return super().make_dataset(split, transform)
 
 
 class SyntheticClassesDataModule(ClassificationDataModule):

@@ -19,8 +19,8 @@ from hrnet_lit.data.resumable import stream_seed
 SHAPES: tuple[str, ...] = ("disc", "ring", "square", "triangle", "cross")
 CLASSES: tuple[str, ...] = tuple(f"{shape}_{fill}" for shape in SHAPES for fill in ("plain", "striped"))
 
-_EXTENT_RANGE = (0.45, 0.8)  # shape size as a fraction of the shorter image side
-_STRIPES_PER_SIDE = (7.0, 12.0)  # stripe periods across the shorter image side
+_EXTENT_RANGE = (0.6, 0.9)  # shape size as a fraction of the shorter image side
+_STRIPES_PER_SIDE = (4.0, 6.0)  # stripe periods across the shorter image side
 
 
 def _outline(shape: str, u: np.ndarray, v: np.ndarray, half: float) -> np.ndarray:
@@ -52,8 +52,8 @@ def render(label: int, size: tuple[int, int], rng: np.random.Generator) -> Image
     shape, striped = SHAPES[label // 2], label % 2 == 1
     side = min(height, width)
     half = rng.uniform(*_EXTENT_RANGE) * side / 2.0
-    cy = rng.uniform(half * 0.7, height - half * 0.7)
-    cx = rng.uniform(half * 0.7, width - half * 0.7)
+    cy = rng.uniform(half, height - half) if height > 2 * half else height / 2
+    cx = rng.uniform(half, width - half) if width > 2 * half else width / 2
     angle = rng.uniform(0.0, 2.0 * math.pi)
     py, px = ys * height - cy, xs * width - cx
     u = px * math.cos(angle) + py * math.sin(angle)
@@ -71,7 +71,7 @@ def render(label: int, size: tuple[int, int], rng: np.random.Generator) -> Image
         dark = (np.floor(phase) % 2 == 0)[..., None]
         fill = np.where(dark, 255.0 - colour, fill)
     image = np.where(inside[..., None], fill, image)
-    image = image + rng.normal(0.0, 8.0, size=image.shape)
+    image = image + rng.normal(0.0, 4.0, size=image.shape)
     return Image.fromarray(np.clip(image, 0, 255).astype(np.uint8))
 
 
