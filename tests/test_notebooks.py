@@ -102,6 +102,31 @@ def parameters(name: str, out: Path) -> dict[str, Any]:
             "NUM_EXAMPLES": 2,
             "OUTPUT_DIR": str(out),
         }
+    if name == "05_detection.ipynb":
+        return {
+            "CONFIG": "../configs/detection/quickstart.yaml",
+            "MAX_EPOCHS": 1,
+            "OVERRIDES": [
+                "--trainer.max_steps=3",
+                "--trainer.log_every_n_steps=1",
+                "--trainer.limit_val_batches=1",
+                "--trainer.enable_progress_bar=false",
+                "--trainer.enable_model_summary=false",
+                "--model.backbone.width=4",
+                "--model.backbone.num_blocks=[1,1,1,1]",
+                "--model.detector.min_size=64",
+                "--model.detector.max_size=64",
+                "--model.detector.fpn_channels=16",
+                "--model.detector.box_head_width=32",
+                "--data.num_train=12",
+                "--data.num_val=4",
+                "--data.image_size=[64,64]",
+                "--data.batch_size=4",
+            ],
+            "NUM_EXAMPLES": 2,
+            "SCORE_THRESH": 0.0,
+            "OUTPUT_DIR": str(out),
+        }
     raise KeyError(f"no test parameters for {name}: add them to tests/test_notebooks.py")
 
 
@@ -137,7 +162,13 @@ def kernel(tmp_path_factory: pytest.TempPathFactory) -> Any:
         yield KERNEL
 
 
-NAMES = ["01_architecture.ipynb", "02_training.ipynb", "03_ablations.ipynb", "04_pose.ipynb"]
+NAMES = [
+    "01_architecture.ipynb",
+    "02_training.ipynb",
+    "03_ablations.ipynb",
+    "04_pose.ipynb",
+    "05_detection.ipynb",
+]
 
 
 def test_every_notebook_is_tested() -> None:
