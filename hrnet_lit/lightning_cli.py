@@ -115,6 +115,19 @@ def config_network(config: Namespace) -> tuple[type[HRNetTask], dict[str, Any], 
     return task, arch, data
 
 
+def data_class(name: str, task: type[HRNetTask]) -> type | None:
+    """The data module class a config or flag names: a class path, or a class of `hrnet_lit.data`
+    or of the task's data subpackage by name alone (`--data=CityscapesDataModule`); None for a
+    name that only jsonargparse can resolve (a subclass imported elsewhere)."""
+    if "." in name:
+        return import_class(name)
+    for module in ("hrnet_lit.data", f"hrnet_lit.data.{task.kind}"):
+        found = getattr(importlib.import_module(module), name, None)
+        if isinstance(found, type):
+            return found
+    return None
+
+
 def task_command_line(args: list[str], subcommand: bool) -> tuple[type[HRNetTask], list[str]]:
     """The task of `args` and `args` with the task and its default data module put first (after the
     subcommand); both stay as given when the config or a flag names them."""
@@ -123,8 +136,8 @@ def task_command_line(args: list[str], subcommand: bool) -> tuple[type[HRNetTask
     task = import_class(class_path)
     if not (isinstance(task, type) and issubclass(task, HRNetTask)):
         raise InputError(f"model.class_path {class_path!r} is not an hrnet-lit task (an HRNetTask subclass)")
-    if "data" in chosen:
-        data = import_class(chosen["data"])
+    data = data_class(chosen["data"], task) if "data" in chosen else None
+    if data is not None:
         kind = getattr(data, "kind", task.kind)  # a data module of the researcher's own may say none
         if kind != task.kind:
             raise InputError(

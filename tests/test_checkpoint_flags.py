@@ -109,10 +109,10 @@ def test_readme_multiscale_flip_validate_evaluates_with_the_flags(
     real = segmentation.predict_probs
 
     def spy(
-        model: object, image: torch.Tensor, scales: list[float], flip: bool, window: object
+        model: object, image: torch.Tensor, scales: list[float], flip: bool, window: object, how: object
     ) -> torch.Tensor:
         used.append((list(scales), flip))
-        return real(model, image, scales, flip, window)
+        return real(model, image, scales, flip, window, how)
 
     monkeypatch.setattr(segmentation, "predict_probs", spy)
     data = [a for a in EVAL if a.startswith("--data.") or a.startswith("--trainer.")]
