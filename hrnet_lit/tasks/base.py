@@ -135,11 +135,15 @@ class HRNetTask(pl.LightningModule):
         batch, for the W&B image log (`hrnet_lit.tasks.wandb_media.ValidationImages`)."""
         raise NotImplementedError(f"{type(self).__qualname__} draws no validation panels")
 
+    def pretrained_target(self) -> nn.Module:
+        """What `pretrained` weights go into: the network (its `.backbone`, and a matching head)."""
+        return self.net
+
     def setup(self, stage: str) -> None:
         """Pretrained weights only start a new fit: a resumed run or a checkpoint brings its own."""
         if self.pretrained and stage == "fit" and self.trainer.ckpt_path is None:
             try:
-                report = load_pretrained(self.net, self.pretrained)
+                report = load_pretrained(self.pretrained_target(), self.pretrained)
             except InputError as error:
                 raise type(error)(f"model.pretrained: {error}") from None
             rank_zero_info(f"model.pretrained: {report}")

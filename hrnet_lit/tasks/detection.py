@@ -9,15 +9,14 @@ from typing import Any, Literal
 
 import numpy as np
 import torch
-from lightning.pytorch.utilities import rank_zero_info
 from PIL import Image
+from torch import nn
 from torchmetrics.detection import MeanAveragePrecision
 from torchvision.models.detection import FasterRCNN
 from torchvision.utils import draw_bounding_boxes
 
 from hrnet_lit.data.palette import make_palette
 from hrnet_lit.errors import InputError
-from hrnet_lit.models import load_pretrained
 from hrnet_lit.models.config import BackboneConfig
 from hrnet_lit.models.detector import DetectorConfig, DetHead, build_detector
 from hrnet_lit.tasks.base import HRNetTask
@@ -116,14 +115,9 @@ class DetectionTask(HRNetTask):
         self._results: list[dict[str, Any]] = []
         self._image_ids: dict[str, int] = {}
 
-    def setup(self, stage: str) -> None:
-        """Pretrained weights go into the HRNet (and HRFPN, where they fit) inside the detector."""
-        if self.pretrained and stage == "fit" and self.trainer.ckpt_path is None:
-            try:
-                report = load_pretrained(self.net.backbone, self.pretrained)
-            except InputError as error:
-                raise type(error)(f"model.pretrained: {error}") from None
-            rank_zero_info(f"model.pretrained: {report}")
+    def pretrained_target(self) -> nn.Module:
+        """The HRNet (and HRFPN, where it fits) inside the detector."""
+        return self.net.backbone
 
     def configure_optimizers(self) -> dict[str, Any]:
         """The warm-up in updates, given to timm in its unit (epochs of this run's length)."""
