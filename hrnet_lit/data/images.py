@@ -36,7 +36,7 @@ class ImageFolderPredict(Dataset[tuple[Tensor, str]]):
             if path.stem in stems:
                 raise InputError(
                     f"{stems[path.stem]} and {path} share the name {path.stem!r}: both predictions would "
-                    f"be saved as {path.stem}.png; rename one"
+                    f"be saved under the name {path.stem!r}; rename one"
                 )
             stems[path.stem] = path
 
