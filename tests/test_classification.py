@@ -337,6 +337,23 @@ def test_classification_configs_parse(config: Path) -> None:
             assert model.backbone.preset == config.stem.removeprefix("imagenet_")
 
 
+def test_classification_quickstart_stays_small() -> None:
+    """The quickstart must stay a few CPU-minutes: bound its compute (train and validation), not its time.
+
+    The config as shipped (about 6.6e12 MACs) trained in the CPU time noted in the README; a change that
+    makes it heavier fails here before it makes the quickstart slower.
+    """
+    from hrnet_lit.summary import summarize_fit_config
+
+    config = parse_fit_args(["--config", QUICKSTART])
+    data = config.data.init_args
+    forward = summarize_fit_config(["--config", QUICKSTART], None)["macs"]
+    images = config.trainer.max_epochs * (data.num_train // data.batch_size) * data.batch_size
+    macs = 3 * forward * images + forward * config.trainer.max_epochs * data.num_val  # backward ~ 2x forward
+    assert config.trainer.accelerator == "cpu" and data.num_workers == 0
+    assert macs <= 7.0e12, f"classification quickstart grew to {macs:.2e} MACs"
+
+
 def test_summary_and_export_build_the_classifier_of_a_config(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
