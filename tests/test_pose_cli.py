@@ -15,6 +15,8 @@ import torch
 from PIL import Image
 
 from hrnet_lit.cli import main
+from hrnet_lit.lightning_cli import parse_fit_args
+from hrnet_lit.summary import summarize_fit_config
 
 pytestmark = pytest.mark.slow
 
@@ -110,3 +112,19 @@ def test_readme_pose_commands_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
         extra = [] if args[0] in ("summary", "export") else TINY if args[0] == "fit" else TINY[1:]
         main([*args, *extra])
     assert (tmp_path / "outputs" / "pose_quickstart" / "version_0" / "checkpoints" / "last.ckpt").is_file()
+
+
+def test_quickstart_stays_small() -> None:
+    """The pose quickstart must stay minutes on one CPU thread: bound its training compute, not its time.
+
+    The config as shipped (about 3.0e12 MACs forward + backward) trained in the time the README notes;
+    a change that makes it much heavier fails here before it makes the quickstart slow.
+    """
+    config = parse_fit_args(["--config", QUICKSTART])
+    data = config.data.init_args
+    cost = summarize_fit_config(["--config", QUICKSTART], None)
+    images = config.trainer.max_epochs * (data.num_train // data.batch_size) * data.batch_size
+    training_macs = 3 * cost["macs"] * images  # backward ~ 2x forward
+    assert config.trainer.accelerator == "cpu" and data.num_workers == 0
+    assert cost["macs"] > 0
+    assert training_macs <= 3.3e12, f"pose quickstart grew to {training_macs:.2e} MACs"

@@ -42,6 +42,14 @@ def test_w32_pose_network_has_the_official_size() -> None:
     assert net(torch.zeros(1, 3, 256, 192)).shape == (1, 17, 64, 48)
 
 
+def test_heatmap_layer_starts_near_zero_as_the_official_init() -> None:
+    """normal(0, 0.001) weights and zero bias: the first heatmaps are near zero, not noise."""
+    net = PoseTask.build_network(BackboneConfig(preset="w18_small_v1", width=8), "v1", 13)
+    final = net.task_layer
+    assert final.bias.abs().max() == 0 and 0.0005 < final.weight.std() < 0.002
+    assert net(torch.randn(2, 3, 64, 48)).abs().max() < 0.1
+
+
 def test_box_to_center_scale_fixes_the_aspect_and_pads() -> None:
     center, scale = box_to_center_scale(np.array([10.0, 20.0, 30.0, 80.0]), aspect_ratio=0.75)
     np.testing.assert_allclose(center, [25.0, 60.0])

@@ -23,9 +23,14 @@ class PixelClassifier(nn.Sequential):
 
 
 def heatmap_layer(in_channels: int, num_joints: int) -> nn.Conv2d:
-    """The official pose `final_layer`: a 1x1 conv to one heatmap per joint."""
+    """The official pose `final_layer`: a 1x1 conv to one heatmap per joint, initialised as the official
+    `init_weights` does (normal, std 0.001, zero bias): the first heatmaps are near zero, not the
+    default init's noise, which an MSE to sparse Gaussians first spends many updates removing."""
     checks.positive_int("num_joints", num_joints)
-    return nn.Conv2d(in_channels, num_joints, 1)
+    layer = nn.Conv2d(in_channels, num_joints, 1)
+    nn.init.normal_(layer.weight, std=0.001)
+    nn.init.zeros_(layer.bias)
+    return layer
 
 
 class FinestLevel(nn.Module):
