@@ -21,8 +21,12 @@ BLOCK_NAMES: tuple[str, ...] = get_args(BlockName)
 
 
 def group_count(channels: int, max_groups: int = 32) -> int:
-    """Largest divisor of `channels` not above `max_groups`: HRNet widths (18, 36, 72...) rarely divide 32."""
-    return max(g for g in range(1, max_groups + 1) if channels % g == 0)
+    """Largest divisor of `channels` not above `max_groups` that leaves at least two channels per group
+    (HRNet widths, 18, 36, 72..., rarely divide 32): a group of one channel on the 1x1 map of the
+    1/32 branch of a small image would normalise a single value, which GroupNorm refuses."""
+    if channels < 2:
+        return 1
+    return max(g for g in range(1, max_groups + 1) if channels % g == 0 and channels // g >= 2)
 
 
 def make_norm(norm: NormName, channels: int) -> nn.Module:
