@@ -221,10 +221,8 @@ def test_shipped_sweeps_run_from_any_folder(
     configs = {Path(c[i + 1]) for c in commands for i, token in enumerate(c) if token == "--config"}
     assert len(commands) == 2 * len(sweeps)
     repository = sweeps[0].parents[2]
-    assert configs == {
-        repository / "configs" / "quickstart.yaml",
-        repository / "configs" / "logger" / "wandb.yaml",
-    }
+    assert repository / "configs" / "quickstart.yaml" in configs
+    assert all(config.is_relative_to(repository / "configs") for config in configs)
     assert all(config.is_file() for config in configs)
 
 
