@@ -12,7 +12,6 @@ from typing import Any
 import lightning.pytorch as pl
 import numpy as np
 import torch
-from lightning.pytorch.overrides.distributed import UnrepeatedDistributedSampler
 from PIL import Image
 from timm.data import ImageNetInfo, create_transform
 from torch.utils.data import DataLoader, Dataset
@@ -21,7 +20,7 @@ from hrnet_lit.data.base import open_image
 from hrnet_lit.data.classification.folder import ClassificationFolder, read_classes
 from hrnet_lit.data.classification.synthetic import SyntheticClasses
 from hrnet_lit.data.images import ImageFolderPredict
-from hrnet_lit.data.resumable import ResumableLoader
+from hrnet_lit.data.loaders import eval_loader, loader_options, train_loader
 from hrnet_lit.data.transforms import IMAGENET_MEAN, IMAGENET_STD
 from hrnet_lit.errors import InputError
 
@@ -179,28 +178,12 @@ class ClassificationDataModule(pl.LightningDataModule, ABC):
         return self._datasets[split]
 
     def _loader_options(self) -> dict[str, Any]:
-        """Worker settings, and a loader-own generator: iterating a loader never draws from the global
-        RNG, so a resumed run's global RNG (restored from the checkpoint) continues exactly."""
-        return {
-            "num_workers": self.num_workers,
-            "persistent_workers": self.num_workers > 0,
-            "pin_memory": torch.cuda.is_available(),
-            "generator": torch.Generator().manual_seed(0),
-        }
+        return loader_options(self.num_workers)
 
     def train_dataloader(self) -> DataLoader:
-        dataset = self._dataset("train")
-        if len(dataset) < self.batch_size:
-            raise InputError(
-                f"the train split has {len(dataset)} images, fewer than data.batch_size={self.batch_size}; "
-                "incomplete batches are dropped, so training would see no data"
-            )
-        if self.trainer is not None and self.trainer.overfit_batches > 0:
-            # Lightning puts a sequential sampler of its own into an overfit run's loader.
-            return DataLoader(dataset, batch_size=self.batch_size, drop_last=True, **self._loader_options())
-        world = (self.trainer.world_size, self.trainer.global_rank) if self.trainer is not None else (1, 0)
-        seed = torch.initial_seed()  # the run's (`seed_everything`): it keys order and augmentation
-        return ResumableLoader(dataset, self.batch_size, seed, *world, **self._loader_options())
+        return train_loader(
+            self.trainer, self._dataset("train"), self.batch_size, self._loader_options(), "images"
+        )
 
     def val_dataloader(self) -> DataLoader:
         return self._eval_loader("val")
@@ -209,15 +192,7 @@ class ClassificationDataModule(pl.LightningDataModule, ABC):
         return self._eval_loader("test")
 
     def _eval_loader(self, split: str) -> DataLoader:
-        """Every image of `split` exactly once, also under DDP (Lightning's own sampler would repeat
-        images to give the ranks equal shares, and the metrics would count them twice)."""
-        dataset = self._dataset(split)
-        sampler = None
-        if self.trainer is not None and self.trainer.world_size > 1:
-            sampler = UnrepeatedDistributedSampler(
-                dataset, num_replicas=self.trainer.world_size, rank=self.trainer.global_rank, shuffle=False
-            )
-        return DataLoader(dataset, batch_size=self.batch_size, sampler=sampler, **self._loader_options())
+        return eval_loader(self.trainer, self._dataset(split), self.batch_size, self._loader_options())
 
     def predict_dataloader(self) -> DataLoader:
         if self.predict_dir is None:

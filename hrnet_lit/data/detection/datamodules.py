@@ -8,8 +8,6 @@ from typing import Any
 
 import lightning.pytorch as pl
 import numpy as np
-import torch
-from lightning.pytorch.overrides.distributed import UnrepeatedDistributedSampler
 from torch import Tensor
 from torch.utils.data import DataLoader
 
@@ -26,7 +24,7 @@ from hrnet_lit.data.detection.dataset import DetectionDataset
 from hrnet_lit.data.detection.synthetic import SHAPE_CLASSES, SyntheticBoxes
 from hrnet_lit.data.detection.transforms import DetectionTransform, collate_detection
 from hrnet_lit.data.images import ImageFolderPredict
-from hrnet_lit.data.resumable import ResumableLoader
+from hrnet_lit.data.loaders import eval_loader, loader_options, train_loader
 from hrnet_lit.data.transforms import image_tensor
 from hrnet_lit.errors import InputError
 
@@ -115,28 +113,12 @@ class DetectionDataModule(pl.LightningDataModule, ABC):
         return self._datasets[split]
 
     def _loader_options(self) -> dict[str, Any]:
-        """A loader-own generator, so iterating never draws from the global RNG (exact resume)."""
-        return {
-            "num_workers": self.num_workers,
-            "persistent_workers": self.num_workers > 0,
-            "pin_memory": torch.cuda.is_available(),
-            "generator": torch.Generator().manual_seed(0),
-            "collate_fn": collate_detection,
-        }
+        return loader_options(self.num_workers, collate_fn=collate_detection)
 
     def train_dataloader(self) -> DataLoader:
-        dataset = self.dataset("train")
-        if len(dataset) < self.batch_size:
-            raise InputError(
-                f"the train split has {len(dataset)} images, fewer than data.batch_size={self.batch_size}; "
-                "incomplete batches are dropped, so training would see no data"
-            )
-        if self.trainer is not None and self.trainer.overfit_batches > 0:
-            # Lightning puts a sequential sampler of its own into an overfit run's loader.
-            return DataLoader(dataset, batch_size=self.batch_size, drop_last=True, **self._loader_options())
-        world = (self.trainer.world_size, self.trainer.global_rank) if self.trainer is not None else (1, 0)
-        seed = torch.initial_seed()  # the run's seed keys every epoch's order and flips
-        return ResumableLoader(dataset, self.batch_size, seed, *world, **self._loader_options())
+        return train_loader(
+            self.trainer, self.dataset("train"), self.batch_size, self._loader_options(), "images"
+        )
 
     def val_dataloader(self) -> DataLoader:
         return self._eval_loader("val")
@@ -145,14 +127,7 @@ class DetectionDataModule(pl.LightningDataModule, ABC):
         return self._eval_loader("test")
 
     def _eval_loader(self, split: str) -> DataLoader:
-        """Every image exactly once, also under DDP (no padding repeats that the metric would count)."""
-        dataset = self.dataset(split)
-        if self.trainer is None or self.trainer.world_size == 1:
-            return DataLoader(dataset, batch_size=self.batch_size, **self._loader_options())
-        shares = UnrepeatedDistributedSampler(
-            dataset, num_replicas=self.trainer.world_size, rank=self.trainer.global_rank, shuffle=False
-        )
-        return DataLoader(dataset, batch_size=self.batch_size, sampler=shares, **self._loader_options())
+        return eval_loader(self.trainer, self.dataset(split), self.batch_size, self._loader_options())
 
     def predict_dataloader(self) -> DataLoader:
         if self.predict_dir is None:

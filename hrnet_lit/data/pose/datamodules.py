@@ -8,13 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import lightning.pytorch as pl
-import torch
-from lightning.pytorch.overrides.distributed import UnrepeatedDistributedSampler
 from PIL import Image
 from pycocotools.coco import COCO
 from torch.utils.data import DataLoader
 
 from hrnet_lit.data.base import open_image, require_dir
+from hrnet_lit.data.loaders import eval_loader, loader_options, train_loader
 from hrnet_lit.data.pose.coco import (
     coco_from_dict,
     detected_persons,
@@ -27,7 +26,6 @@ from hrnet_lit.data.pose.dataset import PosePredictFolder, TopDownDataset, boxes
 from hrnet_lit.data.pose.keypoints import COCO_SPEC, KeypointSpec, spec_from_category
 from hrnet_lit.data.pose.synthetic import HALF_BODY_MIN_JOINTS, SyntheticPoses
 from hrnet_lit.data.pose.transforms import Augmentation, TopDownTransform
-from hrnet_lit.data.resumable import ResumableLoader
 from hrnet_lit.errors import InputError
 
 _STAGE_SPLITS = {"fit": ("train", "val"), "validate": ("val",), "test": ("test",), "predict": ()}
@@ -166,25 +164,11 @@ class PoseDataModule(pl.LightningDataModule, ABC):
         return self._datasets[split]
 
     def _loader_options(self) -> dict[str, Any]:
-        return {
-            "num_workers": self.num_workers,
-            "persistent_workers": self.num_workers > 0,
-            "pin_memory": torch.cuda.is_available(),
-            "generator": torch.Generator().manual_seed(0),
-        }
+        return loader_options(self.num_workers)
 
     def train_dataloader(self) -> DataLoader:
-        dataset = self.dataset("train")
-        if len(dataset) < self.batch_size:
-            raise InputError(
-                f"the train split has {len(dataset)} persons, fewer than data.batch_size={self.batch_size}; "
-                "incomplete batches are dropped, so training would see no data"
-            )
-        if self.trainer is not None and self.trainer.overfit_batches > 0:
-            return DataLoader(dataset, batch_size=self.batch_size, drop_last=True, **self._loader_options())
-        world = (self.trainer.world_size, self.trainer.global_rank) if self.trainer is not None else (1, 0)
-        return ResumableLoader(
-            dataset, self.batch_size, torch.initial_seed(), *world, **self._loader_options()
+        return train_loader(
+            self.trainer, self.dataset("train"), self.batch_size, self._loader_options(), "persons"
         )
 
     def val_dataloader(self) -> DataLoader:
@@ -195,13 +179,7 @@ class PoseDataModule(pl.LightningDataModule, ABC):
 
     def _eval_loader(self, split: str) -> DataLoader:
         """Every crop exactly once, also under DDP (COCOeval would count padded repeats twice)."""
-        dataset = self.dataset(split)
-        sampler = None
-        if self.trainer is not None and self.trainer.world_size > 1:
-            sampler = UnrepeatedDistributedSampler(
-                dataset, num_replicas=self.trainer.world_size, rank=self.trainer.global_rank, shuffle=False
-            )
-        return DataLoader(dataset, batch_size=self.batch_size, sampler=sampler, **self._loader_options())
+        return eval_loader(self.trainer, self.dataset(split), self.batch_size, self._loader_options())
 
     def predict_dataloader(self) -> DataLoader:
         if self.predict_dir is None:

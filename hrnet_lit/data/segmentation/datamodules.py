@@ -8,14 +8,12 @@ from typing import Any, ClassVar
 
 import lightning.pytorch as pl
 import numpy as np
-import torch
-from lightning.pytorch.overrides.distributed import UnrepeatedDistributedSampler
 from torch.utils.data import DataLoader, Dataset
 
 from hrnet_lit.data.base import require_dir
 from hrnet_lit.data.images import ImageFolderPredict
+from hrnet_lit.data.loaders import eval_loader, loader_options, train_loader
 from hrnet_lit.data.palette import make_palette
-from hrnet_lit.data.resumable import ResumableLoader
 from hrnet_lit.data.segmentation.ade20k import ADE20KSegmentation
 from hrnet_lit.data.segmentation.cityscapes import CityscapesSegmentation
 from hrnet_lit.data.segmentation.folder import FolderSegmentation, read_class_names
@@ -129,33 +127,13 @@ class SegmentationDataModule(pl.LightningDataModule, ABC):
         return self._datasets[split]
 
     def _loader_options(self) -> dict[str, Any]:
-        """Worker settings, and a loader-own generator: iterating a loader never draws from the global
-        RNG, so a resumed run's global RNG (restored from the checkpoint) continues exactly."""
-        return {
-            "num_workers": self.num_workers,
-            "persistent_workers": self.num_workers > 0,
-            "pin_memory": torch.cuda.is_available(),
-            "generator": torch.Generator().manual_seed(0),
-        }
+        return loader_options(self.num_workers)
 
     def _loader(self, dataset: Dataset, batch_size: int) -> DataLoader:
         return DataLoader(dataset, batch_size=batch_size, **self._loader_options())
 
     def train_dataloader(self) -> DataLoader:
-        dataset = self._dataset("train")
-        if len(dataset) < self.batch_size:
-            raise InputError(
-                f"the train split has {len(dataset)} samples, fewer than data.batch_size={self.batch_size}; "
-                "incomplete batches are dropped, so training would see no data"
-            )
-        if self.trainer is not None and self.trainer.overfit_batches > 0:
-            # Lightning puts a sequential sampler of its own into an overfit run's loader.
-            return DataLoader(dataset, batch_size=self.batch_size, drop_last=True, **self._loader_options())
-        # The run's seed (set by `seed_everything` before the data module is built) keys the order and
-        # augmentation of every epoch; each DDP rank takes its share of the same permutation.
-        world = (self.trainer.world_size, self.trainer.global_rank) if self.trainer is not None else (1, 0)
-        seed = torch.initial_seed()
-        return ResumableLoader(dataset, self.batch_size, seed, *world, **self._loader_options())
+        return train_loader(self.trainer, self._dataset("train"), self.batch_size, self._loader_options())
 
     def val_dataloader(self) -> DataLoader:
         return self._eval_loader("val")
@@ -164,16 +142,7 @@ class SegmentationDataModule(pl.LightningDataModule, ABC):
         return self._eval_loader("test")
 
     def _eval_loader(self, split: str) -> DataLoader:
-        """Every sample of `split` exactly once, also under DDP: Lightning's own DistributedSampler
-        pads the split with repeats to equal shares, and the metrics would count those twice. The
-        ranks' shares may then differ by one batch, which evaluation allows (no per-step collective)."""
-        dataset = self._dataset(split)
-        if self.trainer is None or self.trainer.world_size == 1:
-            return self._loader(dataset, self.eval_batch_size)
-        shares = UnrepeatedDistributedSampler(
-            dataset, num_replicas=self.trainer.world_size, rank=self.trainer.global_rank, shuffle=False
-        )
-        return DataLoader(dataset, batch_size=self.eval_batch_size, sampler=shares, **self._loader_options())
+        return eval_loader(self.trainer, self._dataset(split), self.eval_batch_size, self._loader_options())
 
     def predict_dataloader(self) -> DataLoader:
         if self.predict_dir is None:
