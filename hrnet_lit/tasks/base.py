@@ -67,6 +67,8 @@ class HRNetTask(pl.LightningModule):
             the milestones in updates of whole epochs, so the lr changes at the first update of each
             milestone epoch, as a per-epoch MultiStepLR.
         decay_rate: factor of `step` / `multistep` decays (`poly` uses `poly_power`).
+        channels_last: run the network in channels_last memory format.
+        compile: `torch.compile` the network (state dict keys unchanged).
     """
 
     architecture: ClassVar[tuple[str, ...]] = ("backbone", "head", "num_classes")
@@ -97,6 +99,8 @@ class HRNetTask(pl.LightningModule):
         nonfinite_loss: NonFiniteLoss = "stop",
         decay_milestones: list[int] | None = None,
         decay_rate: float = 0.1,
+        channels_last: bool = False,
+        compile: bool = False,
     ) -> None:
         super().__init__()
         if nonfinite_loss not in get_args(NonFiniteLoss):
@@ -105,6 +109,8 @@ class HRNetTask(pl.LightningModule):
             )
         self.nonfinite_loss = nonfinite_loss
         self.pretrained = pretrained
+        self.channels_last = channels_last
+        self.compile_net = compile
         self.nonfinite_skipped = 0
         self._buffers_before: dict[str, torch.Tensor] = {}
         self.optim_args = {"opt": optimizer, "lr": lr, "momentum": momentum, "weight_decay": weight_decay}
@@ -152,6 +158,16 @@ class HRNetTask(pl.LightningModule):
         """`norm: sync_batch` becomes torch's own SyncBatchNorm unless the process group is gloo (see
         `hrnet_lit.models.sync_norm`): here the group exists, and DDP and the optimizer come later."""
         use_native_sync_batchnorm(self)
+        if self.channels_last:
+            self.net.to(memory_format=torch.channels_last)
+        if self.compile_net:
+            self.net.compile()
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        """The network's output for a batch of images (logits, heatmaps or class scores)."""
+        if self.channels_last:
+            image = image.contiguous(memory_format=torch.channels_last)
+        return self.net(image)
 
     def configure_optimizers(self) -> dict[str, Any]:
         optimizer = create_optimizer_v2(self, filter_bias_and_bn=False, **self.optim_args)

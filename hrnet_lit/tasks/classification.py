@@ -66,8 +66,6 @@ class ClassificationTask(HRNetTask):
         cutmix_alpha: CutMix Beta(alpha, alpha); 0 disables it.
         mixup_prob: probability that a batch is mixed at all.
         mixup_switch_prob: with both on, probability of CutMix rather than mixup for a batch.
-        channels_last: run the network in channels_last memory format.
-        compile: `torch.compile` the network (state dict keys unchanged).
         task_kwargs: `pretrained`, `optimizer`, `lr`, `momentum`, `weight_decay`, `scheduler`, ...:
             see `HRNetTask`.
     """
@@ -97,8 +95,6 @@ class ClassificationTask(HRNetTask):
         cutmix_alpha: float = 0.0,
         mixup_prob: float = 1.0,
         mixup_switch_prob: float = 0.5,
-        channels_last: bool = False,
-        compile: bool = False,
         **task_kwargs: Any,
     ) -> None:
         super().__init__(**task_kwargs)
@@ -131,22 +127,7 @@ class ClassificationTask(HRNetTask):
         )
         self.val_metrics = metrics.clone(prefix="val/")
         self.test_metrics = metrics.clone(prefix="test/")
-        self.channels_last = channels_last
-        self.compile_net = compile
         self._predictions: list[list[Any]] = []
-
-    def configure_model(self) -> None:
-        super().configure_model()
-        if self.channels_last:
-            self.net.to(memory_format=torch.channels_last)
-        if self.compile_net:
-            self.net.compile()
-
-    def forward(self, image: torch.Tensor) -> torch.Tensor:
-        """Class logits, N x K."""
-        if self.channels_last:
-            image = image.contiguous(memory_format=torch.channels_last)
-        return self.net(image)
 
     def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor | None:
         image, target = batch

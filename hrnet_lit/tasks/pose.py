@@ -65,8 +65,6 @@ class PoseTask(HRNetTask):
         in_vis_thre: joints above this confidence count in the rescoring (official 0.2).
         oks_thre: OKS NMS threshold (official 0.9).
         pck_thre: PCK's fraction of the box's longer side.
-        channels_last: run the network in channels_last memory format.
-        compile: `torch.compile` the network.
         task_kwargs: `pretrained`, `momentum`, `poly_power`, `warmup_epochs`, `min_lr`, ...: see `HRNetTask`.
     """
 
@@ -97,8 +95,6 @@ class PoseTask(HRNetTask):
         in_vis_thre: float = 0.2,
         oks_thre: float = 0.9,
         pck_thre: float = 0.05,
-        channels_last: bool = False,
-        compile: bool = False,
         optimizer: str = "adam",
         lr: float = 1e-3,
         weight_decay: float = 0.0,
@@ -130,25 +126,10 @@ class PoseTask(HRNetTask):
         self.decode = decode
         self.flip_test = flip_test
         self.shift_heatmap = shift_heatmap
-        self.channels_last = channels_last
-        self.compile_net = compile
         self.val_pck, self.test_pck = PCK(pck_thre), PCK(pck_thre)
         self.val_ap = COCOKeypointAP(self.sigmas, in_vis_thre, oks_thre)
         self.test_ap = COCOKeypointAP(self.sigmas, in_vis_thre, oks_thre)
         self._predicted: dict[str, list[tuple[np.ndarray, np.ndarray, float]]] = {}
-
-    def configure_model(self) -> None:
-        super().configure_model()
-        if self.channels_last:
-            self.net.to(memory_format=torch.channels_last)
-        if self.compile_net:
-            self.net.compile()
-
-    def forward(self, image: torch.Tensor) -> torch.Tensor:
-        """Heatmaps (N, K, H/4, W/4)."""
-        if self.channels_last:
-            image = image.contiguous(memory_format=torch.channels_last)
-        return self.net(image)
 
     def heatmaps(self, image: torch.Tensor) -> torch.Tensor:
         """Evaluation heatmaps: with `flip_test`, averaged with the flipped crop's, flipped back."""

@@ -78,10 +78,8 @@ class SegmentationTask(HRNetTask):
             [0.5, 0.75, 1.0, 1.25, 1.5, 1.75]).
         eval_flip: also average the horizontally flipped image.
         eval_window: sliding-window inference as ((crop_h, crop_w), (stride_h, stride_w)); None: whole image.
-        channels_last: run the network in channels_last memory format.
-        compile: `torch.compile` the network (state dict keys unchanged).
         optim_kwargs: `pretrained`, `optimizer`, `lr`, `momentum`, `weight_decay`, `scheduler`, `poly_power`,
-            `warmup_epochs`, `min_lr`, `nonfinite_loss`: see `HRNetTask`.
+            `warmup_epochs`, `min_lr`, `nonfinite_loss`, `channels_last`, `compile`: see `HRNetTask`.
     """
 
     kind = "segmentation"
@@ -109,8 +107,6 @@ class SegmentationTask(HRNetTask):
         eval_scales: list[float] = [1.0],  # noqa: B006 (read only; a list reads naturally in configs)
         eval_flip: bool = False,
         eval_window: tuple[tuple[int, int], tuple[int, int]] | None = None,
-        channels_last: bool = False,
-        compile: bool = False,
         **optim_kwargs: Any,
     ) -> None:
         super().__init__(**optim_kwargs)
@@ -137,21 +133,6 @@ class SegmentationTask(HRNetTask):
         self.eval_scales = list(eval_scales)
         self.eval_flip = eval_flip
         self.eval_window = eval_window
-        self.channels_last = channels_last
-        self.compile_net = compile
-
-    def configure_model(self) -> None:
-        super().configure_model()
-        if self.channels_last:
-            self.net.to(memory_format=torch.channels_last)
-        if self.compile_net:
-            self.net.compile()
-
-    def forward(self, image: torch.Tensor) -> torch.Tensor:
-        """Logits at 1/4 of the input resolution."""
-        if self.channels_last:
-            image = image.contiguous(memory_format=torch.channels_last)
-        return self.net(image)
 
     def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor | None:
         image, target = batch
