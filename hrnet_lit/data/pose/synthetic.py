@@ -3,7 +3,9 @@
 Generated on the fly and deterministic per (seed, index), so it runs anywhere without a download. The
 figure's left limbs are drawn in warm colours and its right limbs in cool ones, and it faces the
 camera or turns away at random: which side a joint lies on in the image says nothing about whether it
-is left or right, its colour does, so the flip pairs matter as they do for people. A random patch of
+is left or right, its colour does. Mirroring keeps the colours, so the COCO flip (mirror and swap the
+left/right joints) contradicts this set's labels: train and evaluate it without flip
+(`data.flip_prob=0`, `model.flip_test=false`, as the quickstart). A random patch of
 background sometimes covers part of the figure; joints under it are labelled occluded (COCO's v=1).
 The annotations are a COCO keypoints dict, so the same COCOeval path scores this set and COCO.
 """
