@@ -240,6 +240,25 @@ def test_synthetic_set_is_deterministic_and_left_right_differ() -> None:
     assert data.task_args["flip_pairs"] == [[1, 2], [3, 4], [5, 6], [7, 8], [9, 10], [11, 12]]
 
 
+def test_synthetic_figures_tell_left_from_right_by_facing_not_by_colour() -> None:
+    """As on people, the COCO flip's swap must hold: the head is light when a figure faces the camera
+    (its left shoulder on the image right) and dark when it turns away, while both wrists take one
+    colour, so a mirrored figure with its joints swapped is again a figure of the set."""
+    poses = SyntheticPoses(60, (64, 64), seed=1)
+    faced, wrists = [], []
+    for index, ann in enumerate(poses.coco()["annotations"]):
+        k = np.asarray(ann["keypoints"]).reshape(13, 3)
+        pixels = np.asarray(poses.image(index)).astype(float)
+        colour = pixels[k[:, 1].astype(int), k[:, 0].astype(int)]  # (13, 3): the pixel under each joint
+        if (k[[0, 1, 2], 2] == 2).all():
+            faced.append((colour[0].mean() > 120, k[1, 0] > k[2, 0]))
+        if (k[[5, 6], 2] == 2).all():
+            wrists.append(colour[5] - colour[6])
+    assert len(faced) > 40 and all(light == left_on_right for light, left_on_right in faced)
+    assert 0 < sum(light for light, _ in faced) < len(faced)  # both facings occur
+    assert len(wrists) > 20 and np.abs(np.mean(wrists, axis=0)).max() < 25
+
+
 def test_multistep_decays_at_the_milestone_epochs() -> None:
     """Stepped per update, the lr of every update of epoch e is the official per-epoch MultiStepLR's."""
     task = PoseTask(backbone=TINY, num_joints=3, lr=1e-3, decay_milestones=[2, 3])

@@ -1,13 +1,14 @@
 """Built-in synthetic pose set: one articulated stick figure per image on a textured background.
 
-Generated on the fly and deterministic per (seed, index), so it runs anywhere without a download. The
-figure's left limbs are drawn in warm colours and its right limbs in cool ones, and it faces the
-camera or turns away at random: which side a joint lies on in the image says nothing about whether it
-is left or right, its colour does. Mirroring keeps the colours, so the COCO flip (mirror and swap the
-left/right joints) contradicts this set's labels: train and evaluate it without flip
-(`data.flip_prob=0`, `model.flip_test=false`, as the quickstart). A random patch of
-background sometimes covers part of the figure; joints under it are labelled occluded (COCO's v=1).
-The annotations are a COCO keypoints dict, so the same COCOeval path scores this set and COCO.
+Generated on the fly and deterministic per (seed, index), so it runs anywhere without a download. As
+a person, a figure faces the camera (its left on the image right) or turns away (its left on the image
+left), and its two sides look alike: what tells them apart is which way it faces, shown by a light
+face and a green chest in front, dark hair and a purple back behind. Mirroring keeps that cue and
+moves each side to the other half of the image, so the COCO flip (mirror, then swap the left/right
+joints) is as right here as on people, and the flip pairs matter: a joint's side in the image names
+it only together with the facing. A random patch of background sometimes covers part of the
+figure; joints under it are labelled occluded (COCO's v=1). The annotations are a COCO keypoints
+dict, so the same COCOeval path scores this set and COCO.
 """
 
 from __future__ import annotations
@@ -37,7 +38,9 @@ HALF_BODY_MIN_JOINTS = 6  # COCO's "more than 8 of 17" scaled to 13 joints
 # Bone lengths as fractions of the figure's height.
 _TORSO, _NECK, _SHOULDER, _HIP = 0.30, 0.12, 0.11, 0.07
 _UPPER_ARM, _FOREARM, _THIGH, _SHIN = 0.17, 0.15, 0.23, 0.22
-_LEFT, _RIGHT, _MIDDLE = (235, 60, 40), (40, 90, 235), (60, 190, 70)
+_LIMB = (235, 120, 40)
+# (torso, head) colours facing the camera and turned away: mirror-invariant, unlike a side colour.
+_FRONT, _BACK = ((60, 190, 70), (245, 205, 165)), ((150, 60, 170), (60, 35, 20))
 
 
 def _direction(angle: float) -> np.ndarray:
@@ -45,8 +48,8 @@ def _direction(angle: float) -> np.ndarray:
     return np.array([math.sin(angle), math.cos(angle)])
 
 
-def sample_pose(rng: np.random.Generator, height: int, width: int) -> tuple[np.ndarray, float]:
-    """Joints (13, 2) in pixels and the figure's height in pixels."""
+def sample_pose(rng: np.random.Generator, height: int, width: int) -> tuple[np.ndarray, float, bool]:
+    """Joints (13, 2) in pixels, the figure's height in pixels and whether it faces the camera."""
     size = rng.uniform(0.5, 0.85) * height
     lean = rng.normal(0.0, math.radians(12))
     facing = 1.0 if rng.random() < 0.5 else -1.0  # +1: facing the camera, its left on the image right
@@ -72,7 +75,7 @@ def sample_pose(rng: np.random.Generator, height: int, width: int) -> tuple[np.n
     margin = 0.06 * size
     span = np.array([width, height]) - (high - low) - 2 * margin
     offset = margin - low + rng.uniform(0.0, 1.0, size=2) * np.maximum(span, 0.0)
-    return joints + offset, size
+    return joints + offset, size, facing > 0
 
 
 def _background(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
@@ -110,11 +113,12 @@ class SyntheticPoses:
     def _rng(self, index: int, stream: int) -> np.random.Generator:
         return np.random.default_rng([self.seed, index, stream])
 
-    def _layout(self, index: int) -> tuple[np.ndarray, np.ndarray, float, np.ndarray | None]:
+    def _layout(self, index: int) -> tuple[np.ndarray, np.ndarray, float, bool, np.ndarray | None]:
         """Joint positions (13, 2), the COCO labels (13, 3: x, y, visibility; unlabelled outside the
-        image), the figure's size and the occluding patch (x0, y0, x1, y1) or None."""
+        image), the figure's size, whether it faces the camera and the occluding patch (x0, y0, x1, y1)
+        or None."""
         rng = self._rng(index, 0)
-        points, size = sample_pose(rng, self.height, self.width)
+        points, size, front = sample_pose(rng, self.height, self.width)
         inside = (points >= 0).all(axis=1) & (points[:, 0] < self.width) & (points[:, 1] < self.height)
         visibility = np.where(inside, 2.0, 0.0)
         patch = None
@@ -125,19 +129,20 @@ class SyntheticPoses:
             covered = (points >= patch[:2]).all(axis=1) & (points <= patch[2:]).all(axis=1)
             visibility = np.where(covered & inside, 1.0, visibility)
         joints = np.concatenate([np.where(inside[:, None], points, 0.0), visibility[:, None]], axis=1)
-        return points, joints, size, patch
+        return points, joints, size, front, patch
 
     def image(self, index: int) -> Image.Image:
-        points, _, size, patch = self._layout(index)
+        points, _, size, front, patch = self._layout(index)
         rng = self._rng(index, 1)
         background = _background(rng, self.height, self.width)
         image = Image.fromarray(np.clip(background, 0, 255).astype(np.uint8))
         draw = ImageDraw.Draw(image)
         limb = max(2, round(0.045 * size))
         xy = [tuple(p) for p in points]
-        draw.polygon([xy[1], xy[2], xy[8], xy[7]], fill=_jitter(rng, _MIDDLE))
+        torso, head = _FRONT if front else _BACK
+        draw.polygon([xy[1], xy[2], xy[8], xy[7]], fill=_jitter(rng, torso))
         for a, b in LIMBS[:8]:
-            colour = _jitter(rng, _LEFT if JOINTS[b].startswith("left") else _RIGHT)
+            colour = _jitter(rng, _LIMB)
             draw.line([xy[a], xy[b]], fill=colour, width=limb)
             for p in (xy[a], xy[b]):
                 draw.ellipse(
@@ -145,7 +150,7 @@ class SyntheticPoses:
                 )
         radius = 0.07 * size
         draw.ellipse([xy[0][0] - radius, xy[0][1] - radius, xy[0][0] + radius, xy[0][1] + radius],
-                     fill=_jitter(rng, _MIDDLE))  # fmt: skip
+                     fill=_jitter(rng, head))  # fmt: skip
         if patch is not None:
             x0, y0, x1, y1 = (int(v) for v in np.round(np.clip(patch, 0, [self.width, self.height] * 2)))
             if x1 > x0 and y1 > y0:
@@ -157,7 +162,7 @@ class SyntheticPoses:
         """The set's COCO keypoints annotations (image ids 1 ..., one person each)."""
         images, annotations = [], []
         for index in range(self.num_images):
-            _, joints, size, _ = self._layout(index)
+            _, joints, size, _, _ = self._layout(index)
             labelled = joints[joints[:, 2] > 0, :2]
             margin = 0.07 * size
             low = np.maximum(labelled.min(axis=0) - margin, 0.0)
