@@ -110,3 +110,27 @@ def test_a_save_replaces_the_file_only_when_complete(tmp_path: Path, monkeypatch
     ((source, target, step),) = replaced
     assert source.parent == target.parent and target == path and step == 2
     assert torch.load(path, weights_only=True)["step"] == 2
+
+
+@pytest.mark.slow
+def test_a_run_without_logger_resumes_and_a_fresh_one_there_is_refused(
+    tmp_path: Path, tiny_fit: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Without a logger every run shares `default_root_dir`. Lightning refused to resume such a run
+    (its config.yaml was there); a resume now replaces it, and a second fresh fit, which would
+    overwrite the first one's checkpoints, is refused."""
+    args = [*tiny_fit, "--trainer.logger=false", f"--trainer.default_root_dir={tmp_path}"]
+    main(["fit", *args])
+    last = tmp_path / "checkpoints" / "last.ckpt"
+    first = last.read_bytes()
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as exit_info:
+        main(["fit", *args])
+    message = capsys.readouterr().err
+    assert exit_info.value.code == 2 and f"--ckpt_path={last}" in message, message
+    assert "Traceback" not in message and last.read_bytes() == first
+    main(["fit", *args, "--trainer.max_steps=4", f"--ckpt_path={last}"])
+    assert torch.load(last, weights_only=False)["global_step"] == 4
+    assert "max_steps: 4" in (tmp_path / "config.yaml").read_text()
+    for _ in range(2):  # evaluations save no config there, so they never collide
+        main(["validate", *args, f"--ckpt_path={last}"])
