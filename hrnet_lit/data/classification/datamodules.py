@@ -4,12 +4,11 @@ with timm's transforms (`create_transform`) and the project's resumable train st
 from __future__ import annotations
 
 import random
-from abc import ABC, abstractmethod
+from abc import abstractmethod
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import lightning.pytorch as pl
 import numpy as np
 import torch
 from PIL import Image
@@ -19,12 +18,10 @@ from torch.utils.data import DataLoader, Dataset
 from hrnet_lit.data.base import open_image
 from hrnet_lit.data.classification.folder import ClassificationFolder, read_classes
 from hrnet_lit.data.classification.synthetic import SyntheticClasses
+from hrnet_lit.data.datamodule import TaskDataModule
 from hrnet_lit.data.images import ImageFolderPredict
-from hrnet_lit.data.loaders import eval_loader, loader_options, train_loader
 from hrnet_lit.data.transforms import IMAGENET_MEAN, IMAGENET_STD
 from hrnet_lit.errors import InputError
-
-_STAGE_SPLITS = {"fit": ("train", "val"), "validate": ("val",), "test": ("test",), "predict": ()}
 
 
 class KeyedAugment:
@@ -65,7 +62,7 @@ class PredictImages(Dataset[tuple[torch.Tensor, str]]):
             return self.transform(image.convert("RGB")), str(self.paths[index])
 
 
-class ClassificationDataModule(pl.LightningDataModule, ABC):
+class ClassificationDataModule(TaskDataModule):
     """Train / val / test / predict loaders around a subclass's `make_dataset`, with timm's
     `create_transform`: train RandomResizedCrop(`image_size`, `scale`, `ratio`) + flip (+ optional
     colour jitter, RandAugment / AutoAugment, random erasing); eval resize to `image_size / crop_pct`
@@ -92,6 +89,7 @@ class ClassificationDataModule(pl.LightningDataModule, ABC):
     """
 
     kind = "classification"  # the task this data is for (`HRNetTask.kind`)
+    samples = "images"
 
     def __init__(
         self,
@@ -108,13 +106,9 @@ class ClassificationDataModule(pl.LightningDataModule, ABC):
         interpolation: str = "bilinear",
         predict_dir: str | None = None,
     ) -> None:
-        super().__init__()
+        super().__init__(batch_size, num_workers, predict_dir)
         if image_size < 8:
             raise InputError(f"data.image_size must be >= 8, got {image_size}")
-        if batch_size < 1:
-            raise InputError(f"data.batch_size must be >= 1, got {batch_size}")
-        if num_workers < 0:
-            raise InputError(f"data.num_workers must be >= 0, got {num_workers}")
         if len(scale) != 2 or not 0 < scale[0] <= scale[1] <= 1:
             raise InputError(f"data.scale must be (low, high) with 0 < low <= high <= 1, got {scale}")
         if len(ratio) != 2 or not 0 < ratio[0] <= ratio[1]:
@@ -123,9 +117,6 @@ class ClassificationDataModule(pl.LightningDataModule, ABC):
             raise InputError(f"data.crop_pct must be in (0, 1], got {crop_pct}")
         self.save_hyperparameters()
         self.image_size = image_size
-        self.batch_size = batch_size
-        self.num_workers = num_workers
-        self.predict_dir = predict_dir
         self.train_transform = create_transform(
             image_size,
             is_training=True,
@@ -142,7 +133,6 @@ class ClassificationDataModule(pl.LightningDataModule, ABC):
         self.eval_transform = create_transform(
             image_size, crop_pct=crop_pct, interpolation=interpolation, mean=IMAGENET_MEAN, std=IMAGENET_STD
         )
-        self._datasets: dict[str, Dataset] = {}
 
     @property
     @abstractmethod
@@ -166,41 +156,12 @@ class ClassificationDataModule(pl.LightningDataModule, ABC):
         """H, W of a training input (`summary --config` counts the network at this size)."""
         return (self.image_size, self.image_size)
 
-    def setup(self, stage: str) -> None:
-        # Build the datasets here so a wrong folder fails before the first step, not mid-epoch.
-        for split in _STAGE_SPLITS[stage]:
-            self._dataset(split)
-
-    def _dataset(self, split: str) -> Dataset:
-        if split not in self._datasets:
-            transform = KeyedAugment(self.train_transform) if split == "train" else self.eval_transform
-            self._datasets[split] = self.make_dataset(split, transform)
-        return self._datasets[split]
-
-    def _loader_options(self) -> dict[str, Any]:
-        return loader_options(self.num_workers)
-
-    def train_dataloader(self) -> DataLoader:
-        return train_loader(
-            self.trainer, self._dataset("train"), self.batch_size, self._loader_options(), "images"
-        )
-
-    def val_dataloader(self) -> DataLoader:
-        return self._eval_loader("val")
-
-    def test_dataloader(self) -> DataLoader:
-        return self._eval_loader("test")
-
-    def _eval_loader(self, split: str) -> DataLoader:
-        return eval_loader(self.trainer, self._dataset(split), self.batch_size, self._loader_options())
+    def build_dataset(self, split: str) -> Dataset:
+        transform = KeyedAugment(self.train_transform) if split == "train" else self.eval_transform
+        return self.make_dataset(split, transform)
 
     def predict_dataloader(self) -> DataLoader:
-        if self.predict_dir is None:
-            raise InputError("data.predict_dir is not set: give the folder of images to predict on")
-        try:
-            images = PredictImages(self.predict_dir, self.eval_transform)
-        except InputError as error:
-            raise type(error)(f"data.predict_dir: {error}") from None
+        images = self.predict_images(lambda folder: PredictImages(folder, self.eval_transform))
         return DataLoader(images, batch_size=self.batch_size, **self._loader_options())
 
 

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
+from abc import abstractmethod
 from pathlib import Path
 from typing import Any
 
-import lightning.pytorch as pl
 import numpy as np
 from torch import Tensor
 from torch.utils.data import DataLoader
 
 from hrnet_lit.data.base import open_image, require_dir
+from hrnet_lit.data.datamodule import TaskDataModule
 from hrnet_lit.data.detection.coco import (
     COCO_CATEGORIES,
     COCO_LAYOUT,
@@ -24,11 +24,9 @@ from hrnet_lit.data.detection.dataset import DetectionDataset
 from hrnet_lit.data.detection.synthetic import SHAPE_CLASSES, SyntheticBoxes
 from hrnet_lit.data.detection.transforms import DetectionTransform, collate_detection
 from hrnet_lit.data.images import ImageFolderPredict
-from hrnet_lit.data.loaders import eval_loader, loader_options, train_loader
+from hrnet_lit.data.loaders import loader_options
 from hrnet_lit.data.transforms import image_tensor
 from hrnet_lit.errors import InputError
-
-_STAGE_SPLITS = {"fit": ("train", "val"), "validate": ("val",), "test": ("test",), "predict": ()}
 
 
 class PredictImages(ImageFolderPredict):
@@ -46,7 +44,7 @@ def _collate_predict(batch: list[tuple[Tensor, str]]) -> tuple[list[Tensor], lis
     return list(images), list(paths)
 
 
-class DetectionDataModule(pl.LightningDataModule, ABC):
+class DetectionDataModule(TaskDataModule):
     """Train / val / test / predict loaders of (list of images, list of targets) around a subclass's
     `make_dataset`. Images keep their size (the detector resizes); training flips them.
 
@@ -58,21 +56,14 @@ class DetectionDataModule(pl.LightningDataModule, ABC):
     """
 
     kind = "detection"  # the task this data is for (`HRNetTask.kind`)
+    samples = "images"
 
     def __init__(
         self, batch_size: int = 2, num_workers: int = 2, flip: bool = True, predict_dir: str | None = None
     ) -> None:
-        super().__init__()
-        if batch_size < 1:
-            raise InputError(f"data.batch_size must be >= 1, got {batch_size}")
-        if num_workers < 0:
-            raise InputError(f"data.num_workers must be >= 0, got {num_workers}")
+        super().__init__(batch_size, num_workers, predict_dir)
         self.save_hyperparameters()
-        self.batch_size = batch_size
-        self.num_workers = num_workers
         self.flip = flip
-        self.predict_dir = predict_dir
-        self._datasets: dict[str, DetectionDataset] = {}
 
     @property
     @abstractmethod
@@ -100,44 +91,16 @@ class DetectionDataModule(pl.LightningDataModule, ABC):
     def make_dataset(self, split: str, transform: DetectionTransform, train: bool) -> DetectionDataset:
         """The dataset of `split` ("train", "val" or "test")."""
 
-    def setup(self, stage: str) -> None:
-        # Build (and check) the datasets here so a wrong file fails before the first step.
-        for split in _STAGE_SPLITS[stage]:
-            self.dataset(split)
-
-    def dataset(self, split: str) -> DetectionDataset:
-        if split not in self._datasets:
-            train = split == "train"
-            transform = DetectionTransform(0.5 if train and self.flip else 0.0)
-            self._datasets[split] = self.make_dataset(split, transform, train)
-        return self._datasets[split]
+    def build_dataset(self, split: str) -> DetectionDataset:
+        train = split == "train"
+        return self.make_dataset(split, DetectionTransform(0.5 if train and self.flip else 0.0), train)
 
     def _loader_options(self) -> dict[str, Any]:
         return loader_options(self.num_workers, collate_fn=collate_detection)
 
-    def train_dataloader(self) -> DataLoader:
-        return train_loader(
-            self.trainer, self.dataset("train"), self.batch_size, self._loader_options(), "images"
-        )
-
-    def val_dataloader(self) -> DataLoader:
-        return self._eval_loader("val")
-
-    def test_dataloader(self) -> DataLoader:
-        return self._eval_loader("test")
-
-    def _eval_loader(self, split: str) -> DataLoader:
-        return eval_loader(self.trainer, self.dataset(split), self.batch_size, self._loader_options())
-
     def predict_dataloader(self) -> DataLoader:
-        if self.predict_dir is None:
-            raise InputError("data.predict_dir is not set: give the folder of images to predict on")
-        try:
-            images = PredictImages(self.predict_dir)
-        except InputError as error:
-            raise type(error)(f"data.predict_dir: {error}") from None
         options = {**self._loader_options(), "collate_fn": _collate_predict}
-        return DataLoader(images, batch_size=self.batch_size, **options)
+        return DataLoader(self.predict_images(PredictImages), batch_size=self.batch_size, **options)
 
 
 class SyntheticDetectionDataModule(DetectionDataModule):

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
+from abc import abstractmethod
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import lightning.pytorch as pl
 from PIL import Image
 from pycocotools.coco import COCO
 from torch.utils.data import DataLoader
 
 from hrnet_lit.data.base import open_image, require_dir
-from hrnet_lit.data.loaders import eval_loader, loader_options, train_loader
+from hrnet_lit.data.datamodule import TaskDataModule
 from hrnet_lit.data.pose.coco import (
     coco_from_dict,
     detected_persons,
@@ -28,10 +27,8 @@ from hrnet_lit.data.pose.synthetic import HALF_BODY_MIN_JOINTS, SyntheticPoses
 from hrnet_lit.data.pose.transforms import Augmentation, TopDownTransform
 from hrnet_lit.errors import InputError
 
-_STAGE_SPLITS = {"fit": ("train", "val"), "validate": ("val",), "test": ("test",), "predict": ()}
 
-
-class PoseDataModule(pl.LightningDataModule, ABC):
+class PoseDataModule(TaskDataModule):
     """Person crops for a top-down PoseTask; the keypoint set (`task_args`) is known at construction.
 
     Evaluation crops come from the ground-truth boxes, or from a detector's with `person_boxes`, and
@@ -52,6 +49,7 @@ class PoseDataModule(pl.LightningDataModule, ABC):
     """
 
     kind = "pose"  # the task this data is for (`HRNetTask.kind`)
+    samples = "persons"
 
     def __init__(
         self,
@@ -69,18 +67,12 @@ class PoseDataModule(pl.LightningDataModule, ABC):
         image_thre: float = 0.0,
         predict_dir: str | None = None,
     ) -> None:
-        super().__init__()
+        super().__init__(batch_size, num_workers, predict_dir)
         if len(input_size) != 2 or min(input_size) < 4 or any(v % 4 for v in input_size):
             raise InputError(f"data.input_size must be (height, width), multiples of 4, got {input_size}")
-        if batch_size < 1:
-            raise InputError(f"data.batch_size must be >= 1, got {batch_size}")
-        if num_workers < 0:
-            raise InputError(f"data.num_workers must be >= 0, got {num_workers}")
         if sigma <= 0:
             raise InputError(f"data.sigma must be > 0, got {sigma}")
         self.input_size = (int(input_size[0]), int(input_size[1]))
-        self.batch_size = batch_size
-        self.num_workers = num_workers
         self.sigma = sigma
         self.unbiased_targets = unbiased_targets
         self.augmentation = Augmentation(
@@ -88,8 +80,6 @@ class PoseDataModule(pl.LightningDataModule, ABC):
         )
         self.person_boxes = person_boxes
         self.image_thre = image_thre
-        self.predict_dir = predict_dir
-        self._datasets: dict[str, TopDownDataset] = {}
 
     @property
     @abstractmethod
@@ -135,63 +125,38 @@ class PoseDataModule(pl.LightningDataModule, ABC):
             self.unbiased_targets,
         )
 
-    def setup(self, stage: str) -> None:
-        for split in _STAGE_SPLITS[stage]:
-            self.dataset(split)
-
-    def dataset(self, split: str) -> TopDownDataset:
+    def build_dataset(self, split: str) -> TopDownDataset:
         """The crops of `split`: ground-truth persons, or in evaluation the detector's boxes."""
-        if split not in self._datasets:
-            coco = self.ground_truth(split)
-            aspect = self.input_size[1] / self.input_size[0]
-            source = f"{split} annotations"
-            if split != "train" and self.person_boxes is not None:
-                persons = detected_persons(
-                    Path(self.person_boxes),
-                    coco,
-                    self.spec.num_joints,
-                    aspect,
-                    self.image_thre,
-                    "data.person_boxes",
-                )
-            else:
-                persons = gt_persons(
-                    coco, self.image_dir(split), self.spec.num_joints, aspect, source, self.files_on_disk
-                )
-            self._datasets[split] = TopDownDataset(
-                persons, self.image_loader(split), self.transform(split == "train")
+        coco = self.ground_truth(split)
+        aspect = self.input_size[1] / self.input_size[0]
+        if split != "train" and self.person_boxes is not None:
+            persons = detected_persons(
+                Path(self.person_boxes),
+                coco,
+                self.spec.num_joints,
+                aspect,
+                self.image_thre,
+                "data.person_boxes",
             )
-        return self._datasets[split]
-
-    def _loader_options(self) -> dict[str, Any]:
-        return loader_options(self.num_workers)
-
-    def train_dataloader(self) -> DataLoader:
-        return train_loader(
-            self.trainer, self.dataset("train"), self.batch_size, self._loader_options(), "persons"
-        )
-
-    def val_dataloader(self) -> DataLoader:
-        return self._eval_loader("val")
-
-    def test_dataloader(self) -> DataLoader:
-        return self._eval_loader("test")
-
-    def _eval_loader(self, split: str) -> DataLoader:
-        """Every crop exactly once, also under DDP (COCOeval would count padded repeats twice)."""
-        return eval_loader(self.trainer, self.dataset(split), self.batch_size, self._loader_options())
+        else:
+            persons = gt_persons(
+                coco,
+                self.image_dir(split),
+                self.spec.num_joints,
+                aspect,
+                f"{split} annotations",
+                self.files_on_disk,
+            )
+        return TopDownDataset(persons, self.image_loader(split), self.transform(split == "train"))
 
     def predict_dataloader(self) -> DataLoader:
-        if self.predict_dir is None:
-            raise InputError("data.predict_dir is not set: give the folder of images to predict on")
         boxes = None
         if self.person_boxes is not None:
             detections = read_json(Path(self.person_boxes), "data.person_boxes")
             boxes = boxes_by_stem(detections, "data.person_boxes")
-        try:
-            folder = PosePredictFolder(self.predict_dir, self.transform(False), self.spec.num_joints, boxes)
-        except InputError as error:
-            raise type(error)(f"data.predict_dir: {error}") from None
+        folder = self.predict_images(
+            lambda path: PosePredictFolder(path, self.transform(False), self.spec.num_joints, boxes)
+        )
         return DataLoader(folder, batch_size=self.batch_size, **self._loader_options())
 
 

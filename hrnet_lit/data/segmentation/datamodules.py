@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
+from abc import abstractmethod
 from pathlib import Path
 from typing import Any, ClassVar
 
-import lightning.pytorch as pl
 import numpy as np
 from torch.utils.data import DataLoader, Dataset
 
 from hrnet_lit.data.base import require_dir
+from hrnet_lit.data.datamodule import TaskDataModule
 from hrnet_lit.data.images import ImageFolderPredict
-from hrnet_lit.data.loaders import eval_loader, loader_options, train_loader
 from hrnet_lit.data.palette import make_palette
 from hrnet_lit.data.segmentation.ade20k import ADE20KSegmentation
 from hrnet_lit.data.segmentation.cityscapes import CityscapesSegmentation
@@ -21,10 +20,8 @@ from hrnet_lit.data.segmentation.synthetic import SyntheticShapes
 from hrnet_lit.data.segmentation.transforms import SegEvalTransform, SegTrainTransform, SegTransform
 from hrnet_lit.errors import InputError
 
-_STAGE_SPLITS = {"fit": ("train", "val"), "validate": ("val",), "test": ("test",), "predict": ()}
 
-
-class SegmentationDataModule(pl.LightningDataModule, ABC):
+class SegmentationDataModule(TaskDataModule):
     """Train/val/test/predict loaders around a subclass's ``make_dataset``.
 
     Class metadata (``num_classes``, ``class_names``, ``palette``, ``ignore_index``, and ``task_args``
@@ -51,22 +48,14 @@ class SegmentationDataModule(pl.LightningDataModule, ABC):
         scale_range: tuple[float, float] = (0.5, 2.0),
         predict_dir: str | None = None,
     ) -> None:
-        super().__init__()
-        if batch_size < 1:
-            raise InputError(f"data.batch_size must be >= 1, got {batch_size}")
-        if num_workers < 0:
-            raise InputError(f"data.num_workers must be >= 0, got {num_workers}")
+        super().__init__(batch_size, num_workers, predict_dir)
         if len(crop_size) != 2 or min(crop_size) < 1:
             raise InputError(f"data.crop_size must be two positive ints (height, width), got {crop_size}")
         if len(scale_range) != 2 or not 0 < scale_range[0] <= scale_range[1]:
             raise InputError(f"data.scale_range must be (low, high) with 0 < low <= high, got {scale_range}")
         self.save_hyperparameters()
         self.crop_size = crop_size
-        self.batch_size = batch_size
-        self.num_workers = num_workers
         self.scale_range = scale_range
-        self.predict_dir = predict_dir
-        self._datasets: dict[str, Dataset] = {}
 
     @property
     @abstractmethod
@@ -112,46 +101,14 @@ class SegmentationDataModule(pl.LightningDataModule, ABC):
         """Whole images of varying size cannot be stacked, so evaluation runs one image per batch."""
         return 1
 
-    def setup(self, stage: str) -> None:
-        # Build the datasets here so a wrong path fails before the first step, not mid-epoch.
-        for split in _STAGE_SPLITS[stage]:
-            self._dataset(split)
-
-    def _dataset(self, split: str) -> Dataset:
-        if split not in self._datasets:
-            transform: SegTransform = SegEvalTransform()
-            if split == "train":
-                transform = SegTrainTransform(self.crop_size, self.scale_range, self.ignore_index)
-            source_split = self.test_split if split == "test" else split
-            self._datasets[split] = self.make_dataset(source_split, transform)
-        return self._datasets[split]
-
-    def _loader_options(self) -> dict[str, Any]:
-        return loader_options(self.num_workers)
-
-    def _loader(self, dataset: Dataset, batch_size: int) -> DataLoader:
-        return DataLoader(dataset, batch_size=batch_size, **self._loader_options())
-
-    def train_dataloader(self) -> DataLoader:
-        return train_loader(self.trainer, self._dataset("train"), self.batch_size, self._loader_options())
-
-    def val_dataloader(self) -> DataLoader:
-        return self._eval_loader("val")
-
-    def test_dataloader(self) -> DataLoader:
-        return self._eval_loader("test")
-
-    def _eval_loader(self, split: str) -> DataLoader:
-        return eval_loader(self.trainer, self._dataset(split), self.eval_batch_size, self._loader_options())
+    def build_dataset(self, split: str) -> Dataset:
+        transform: SegTransform = SegEvalTransform()
+        if split == "train":
+            transform = SegTrainTransform(self.crop_size, self.scale_range, self.ignore_index)
+        return self.make_dataset(self.test_split if split == "test" else split, transform)
 
     def predict_dataloader(self) -> DataLoader:
-        if self.predict_dir is None:
-            raise InputError("data.predict_dir is not set: give the folder of images to predict on")
-        try:
-            images = ImageFolderPredict(self.predict_dir)
-        except InputError as error:
-            raise type(error)(f"data.predict_dir: {error}") from None
-        return self._loader(images, batch_size=1)
+        return DataLoader(self.predict_images(ImageFolderPredict), batch_size=1, **self._loader_options())
 
 
 class SyntheticDataModule(SegmentationDataModule):
@@ -210,7 +167,7 @@ class SyntheticDataModule(SegmentationDataModule):
 class PublishedDataModule(SegmentationDataModule):
     """A published dataset under ``root``, whose classes and palette its dataset class fixes."""
 
-    dataset: ClassVar[type[CityscapesSegmentation | ADE20KSegmentation]]
+    source: ClassVar[type[CityscapesSegmentation | ADE20KSegmentation]]
 
     def __init__(self, root: str, crop_size: tuple[int, int], **kwargs: Any) -> None:
         super().__init__(crop_size=crop_size, **kwargs)
@@ -218,15 +175,15 @@ class PublishedDataModule(SegmentationDataModule):
 
     @property
     def class_names(self) -> tuple[str, ...]:
-        return self.dataset.classes
+        return self.source.classes
 
     @property
     def palette(self) -> np.ndarray:
-        return self.dataset.palette
+        return self.source.palette
 
     def make_dataset(self, split: str, transform: SegTransform) -> Dataset:
-        require_dir(Path(self.root), self.dataset.layout, key="data.root")
-        return self.dataset(self.root, split, transform)
+        require_dir(Path(self.root), self.source.layout, key="data.root")
+        return self.source(self.root, split, transform)
 
 
 class CityscapesDataModule(PublishedDataModule):
@@ -237,7 +194,7 @@ class CityscapesDataModule(PublishedDataModule):
         crop_size: training crop (H, W); other arguments: see ``SegmentationDataModule``.
     """
 
-    dataset = CityscapesSegmentation
+    source = CityscapesSegmentation
 
     def __init__(self, root: str, crop_size: tuple[int, int] = (512, 1024), **kwargs: Any) -> None:
         super().__init__(root=root, crop_size=crop_size, **kwargs)
@@ -251,7 +208,7 @@ class ADE20KDataModule(PublishedDataModule):
         crop_size: training crop (H, W); other arguments: see ``SegmentationDataModule``.
     """
 
-    dataset = ADE20KSegmentation
+    source = ADE20KSegmentation
 
     def __init__(self, root: str, crop_size: tuple[int, int] = (512, 512), **kwargs: Any) -> None:
         super().__init__(root=root, crop_size=crop_size, **kwargs)
