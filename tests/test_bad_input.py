@@ -18,12 +18,12 @@ import yaml
 from PIL import Image
 
 from hrnet_lit.cli import main
-from hrnet_lit.data import FolderDataModule, FolderSegmentation
+from hrnet_lit.common.atomic import save_atomically
 from hrnet_lit.errors import InputError
 from hrnet_lit.models import HRNet, build_model, load_pretrained
 from hrnet_lit.models.config import BackboneConfig
-from hrnet_lit.tasks import SegmentationTask
-from hrnet_lit.tasks.mask_writer import save_atomically
+from hrnet_lit.segmentation import SegmentationTask
+from hrnet_lit.segmentation.data import FolderDataModule, FolderSegmentation
 
 # The tiny network of tests/conftest.py, and trainer flags that stop right after one step.
 NET = ["--model.backbone.preset=w18_small_v1", "--model.backbone.width=8"]
@@ -70,7 +70,11 @@ def folder_data(root: Path, mask: np.ndarray | None = None) -> Path:
 
 
 def folder_fit(tmp: Path, root: Path, *extra: str) -> list[str]:
-    data = ["--data=hrnet_lit.data.FolderDataModule", f"--data.root={root}", "--data.crop_size=[32,32]"]
+    data = [
+        "--data=hrnet_lit.segmentation.data.FolderDataModule",
+        f"--data.root={root}",
+        "--data.crop_size=[32,32]",
+    ]
     return ["fit", *TRAINER, *NET, *data, "--data.batch_size=2", "--data.num_workers=0", *out(tmp), *extra]
 
 
@@ -232,12 +236,12 @@ CASES = [
     ),
     Case(
         "cityscapes-root-missing",
-        lambda t: published("fit", t, "hrnet_lit.data.CityscapesDataModule", t / "cs"),
+        lambda t: published("fit", t, "hrnet_lit.segmentation.data.CityscapesDataModule", t / "cs"),
         r"data\.root.*cs",
     ),
     Case(
         "ade20k-root-missing",
-        lambda t: published("validate", t, "hrnet_lit.data.ADE20KDataModule", t / "ade"),
+        lambda t: published("validate", t, "hrnet_lit.segmentation.data.ADE20KDataModule", t / "ade"),
         r"data\.root.*ade",
     ),
     Case(

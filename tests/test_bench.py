@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from hrnet_lit import cli
-from hrnet_lit.bench import BenchConfig, build_pair, format_table, paired_speedups
+from hrnet_lit.tools.bench import BenchConfig, build_pair, format_table, paired_speedups
 
 
 @pytest.mark.parametrize("head", ["v2", "cls"])

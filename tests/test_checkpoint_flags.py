@@ -11,13 +11,13 @@ import torch
 from conftest import TINY_FIT
 from PIL import Image
 
-from hrnet_lit.checkpoint_config import contradictions
-from hrnet_lit.checkpoint_file import read_checkpoint
 from hrnet_lit.cli import main
+from hrnet_lit.cli.checkpoint_config import contradictions
+from hrnet_lit.cli.lightning import HRNetCLI, lightning_cli
+from hrnet_lit.common.checkpoint_file import read_checkpoint
 from hrnet_lit.errors import InputError, MissingInputError
-from hrnet_lit.lightning_cli import HRNetCLI, lightning_cli
 from hrnet_lit.models.config import BackboneConfig
-from hrnet_lit.tasks import segmentation
+from hrnet_lit.segmentation import task as segmentation
 
 EVAL = [a for a in TINY_FIT if not a.startswith("--trainer.max_steps")]
 TTA = ["--model.eval_scales=[0.5,0.75,1.0,1.25,1.5,1.75]", "--model.eval_flip=true"]  # README's command
@@ -161,7 +161,11 @@ def test_a_data_module_with_other_classes_is_refused(
         ):
             (root / kind / split).mkdir(parents=True)
             Image.fromarray(array).save(root / kind / split / "a.png")
-    folder = ["--data=hrnet_lit.data.FolderDataModule", f"--data.root={root}", "--data.num_workers=0"]
+    folder = [
+        "--data=hrnet_lit.segmentation.data.FolderDataModule",
+        f"--data.root={root}",
+        "--data.num_workers=0",
+    ]
     net = [a for a in EVAL if not a.startswith("--data.")]
     err = refused(
         capsys, ["validate", *net, *folder, f"--ckpt_path={ckpt}", f"--trainer.default_root_dir={tmp_path}"]
@@ -173,9 +177,9 @@ def test_a_data_module_with_other_classes_is_refused(
 def test_a_checkpoint_of_another_task_is_refused(
     tmp_path: Path, ckpt: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    pose = edited(ckpt, tmp_path / "pose.ckpt", _class_path="hrnet_lit.tasks.pose.PoseTask")
+    pose = edited(ckpt, tmp_path / "pose.ckpt", _class_path="hrnet_lit.pose.PoseTask")
     err = refused(capsys, ["validate", *EVAL, f"--ckpt_path={pose}"])
-    assert "is a checkpoint of hrnet_lit.tasks.pose.PoseTask, not of SegmentationTask" in err
+    assert "is a checkpoint of hrnet_lit.pose.PoseTask, not of SegmentationTask" in err
     other = edited(ckpt, tmp_path / "other.ckpt", num_joints=17)
     err = refused(capsys, ["validate", *EVAL, f"--ckpt_path={other}"])
     assert "num_joints are not arguments of SegmentationTask" in err and str(other) in err

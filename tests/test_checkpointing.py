@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 import torch
 
+from hrnet_lit.callbacks.checkpointing import AtomicCheckpointIO, LastCheckpoint
 from hrnet_lit.cli import main
-from hrnet_lit.lightning_cli import lightning_cli
-from hrnet_lit.tasks.checkpointing import AtomicCheckpointIO, LastCheckpoint
+from hrnet_lit.cli.lightning import lightning_cli
 
 
 def two_epochs(tiny_fit: list[str]) -> list[str]:

@@ -21,17 +21,18 @@ from PIL import Image
 from safetensors.torch import save_file
 from timm.data.mixup import mixup_target
 
-from hrnet_lit.checkpoint_file import read_checkpoint
+from hrnet_lit.callbacks.ema import EMA
+from hrnet_lit.classification import ClassificationTask
+from hrnet_lit.classification.data import ClassificationFolderDataModule, SyntheticClassesDataModule
+from hrnet_lit.classification.mixing import BatchMixing
 from hrnet_lit.cli import main
-from hrnet_lit.data.classification import ClassificationFolderDataModule, SyntheticClassesDataModule
+from hrnet_lit.cli.lightning import parse_fit_args
+from hrnet_lit.common.checkpoint_file import read_checkpoint
 from hrnet_lit.errors import InputError
-from hrnet_lit.lightning_cli import parse_fit_args
 from hrnet_lit.models import build_model, count_params, load_pretrained
 from hrnet_lit.models.config import BackboneConfig
-from hrnet_lit.tasks import ClassificationTask, SegmentationTask
-from hrnet_lit.tasks.ema import EMA
-from hrnet_lit.tasks.mixing import BatchMixing
-from hrnet_lit.tasks.pose import PoseTask
+from hrnet_lit.pose.task import PoseTask
+from hrnet_lit.segmentation import SegmentationTask
 
 ROOT = Path(__file__).resolve().parents[1]
 QUICKSTART = str(ROOT / "configs/classification/quickstart.yaml")
@@ -320,7 +321,7 @@ CONFIGS = sorted(Path(QUICKSTART).parent.glob("*.yaml"))
 def test_classification_configs_parse(config: Path) -> None:
     parsed = parse_fit_args(["--config", str(config)])
     model = parsed.model.init_args
-    assert parsed.model.class_path == "hrnet_lit.tasks.ClassificationTask"
+    assert parsed.model.class_path == "hrnet_lit.classification.ClassificationTask"
     assert model.backbone.upsample_mode == "nearest" and model.head == "cls"
     if config.stem.startswith("imagenet"):
         assert (model.optimizer, model.lr, model.momentum, model.weight_decay) == ("sgd", 0.05, 0.9, 1e-4)
@@ -343,7 +344,7 @@ def test_classification_quickstart_stays_small() -> None:
     The config as shipped (about 6.6e12 MACs) trained in the CPU time noted in the README; a change that
     makes it heavier fails here before it makes the quickstart slower.
     """
-    from hrnet_lit.summary import summarize_fit_config
+    from hrnet_lit.tools.summary import summarize_fit_config
 
     config = parse_fit_args(["--config", QUICKSTART])
     data = config.data.init_args
@@ -365,7 +366,9 @@ def test_summary_and_export_build_the_classifier_of_a_config(
     assert row["task"] == "ClassificationTask" and row["num_classes"] == 10
     assert row["params"] == expected and row["input_size"] == [64, 64]
     exported: list[tuple[torch.nn.Module, str]] = []
-    monkeypatch.setattr("hrnet_lit.export.export_onnx", lambda net, out, *_: exported.append((net, str(out))))
+    monkeypatch.setattr(
+        "hrnet_lit.tools.export.export_onnx", lambda net, out, *_: exported.append((net, str(out)))
+    )
     output = tmp_path / "cls.onnx"
     export = ["export", "--config", QUICKSTART, "--model.backbone.width=8", f"--output={output}"]
     main([*export, "--input_size=[32,32]"])

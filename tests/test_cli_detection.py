@@ -16,8 +16,8 @@ import torch
 from PIL import Image
 
 from hrnet_lit.cli import main
-from hrnet_lit.data.transforms import IMAGENET_MEAN, IMAGENET_STD
-from hrnet_lit.models.detector import DensePart
+from hrnet_lit.common.normalize import IMAGENET_MEAN, IMAGENET_STD
+from hrnet_lit.detection.detector import DensePart
 
 ROOT = Path(__file__).resolve().parents[1]
 QUICKSTART = "configs/detection/quickstart.yaml"
@@ -131,7 +131,7 @@ def test_summary_and_export_of_a_detection_config(
         exported.append((model, input_size))
         return output
 
-    monkeypatch.setattr("hrnet_lit.export.export_onnx", export_onnx)
+    monkeypatch.setattr("hrnet_lit.tools.export.export_onnx", export_onnx)
     main(
         ["export", f"--config={QUICKSTART}", *TINY, f"--output={tmp_path / 'd.onnx'}", "--input_size=[64,64]"]
     )
@@ -175,7 +175,9 @@ def test_readme_detection_commands_run(tmp_path: Path, monkeypatch: pytest.Monke
     images.mkdir()
     Image.new("RGB", (80, 64), (90, 120, 30)).save(images / "x.png")
     exported: list[str] = []
-    monkeypatch.setattr("hrnet_lit.export.export_onnx", lambda model, output, *_: exported.append(output))
+    monkeypatch.setattr(
+        "hrnet_lit.tools.export.export_onnx", lambda model, output, *_: exported.append(output)
+    )
     for args in commands:
         main([*args, *([] if args[0] == "summary" else TINY)])
     assert (

@@ -78,6 +78,6 @@ def test_validate_test_predict_from_checkpoint(tmp_path: Path, tiny_fit: list[st
     assert sorted(p.name for p in out.iterdir()) == ["a.png", "a_overlay.jpg", "b.png", "b_overlay.jpg"]
     mask = np.array(Image.open(out / "a.png"))
     assert mask.shape == (37, 53, 3)
-    from hrnet_lit.data import PALETTE
+    from hrnet_lit.segmentation.data import PALETTE
 
     assert {tuple(c) for c in mask.reshape(-1, 3)} <= {tuple(c) for c in np.asarray(PALETTE)}

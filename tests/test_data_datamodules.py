@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from hrnet_lit.data import SyntheticDataModule
+from hrnet_lit.segmentation.data import SyntheticDataModule
 
 
 def _synthetic(**overrides: object) -> SyntheticDataModule:

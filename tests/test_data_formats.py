@@ -7,14 +7,14 @@ import pytest
 import torch
 from PIL import Image
 
-from hrnet_lit.data import (
+from hrnet_lit.common.images import ImageFolderPredict
+from hrnet_lit.segmentation.data import (
     ADE20KDataModule,
     ADE20KSegmentation,
     CityscapesDataModule,
     CityscapesSegmentation,
     FolderDataModule,
     FolderSegmentation,
-    ImageFolderPredict,
 )
 
 

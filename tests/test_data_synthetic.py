@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from hrnet_lit.data.segmentation.synthetic import CLASSES, PALETTE, SyntheticShapes
+from hrnet_lit.segmentation.data.synthetic import CLASSES, PALETTE, SyntheticShapes
 
 
 def test_sample_depends_only_on_seed_and_index() -> None:

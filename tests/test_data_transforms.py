@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 import torch
 
-from hrnet_lit.data.segmentation.transforms import SegEvalTransform, SegTrainTransform
-from hrnet_lit.data.transforms import IMAGENET_MEAN, IMAGENET_STD, denormalize, normalize
+from hrnet_lit.common.normalize import IMAGENET_MEAN, IMAGENET_STD, denormalize, normalize
+from hrnet_lit.segmentation.data.transforms import SegEvalTransform, SegTrainTransform
 
 
 def _pair(height: int, width: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

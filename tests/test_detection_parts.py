@@ -13,18 +13,18 @@ import pytest
 import torch
 from PIL import Image
 
-from hrnet_lit.data.detection import (
+from hrnet_lit.detection.data import (
     CocoDetection,
     CocoFormatDataModule,
     DetectionTransform,
     RawSample,
     SyntheticBoxes,
 )
+from hrnet_lit.detection.detector import DetectorConfig, build_detector
+from hrnet_lit.detection.task import DetectionTask
 from hrnet_lit.errors import InputError
 from hrnet_lit.models import V2pHead
 from hrnet_lit.models.config import BackboneConfig
-from hrnet_lit.models.detector import DetectorConfig, build_detector
-from hrnet_lit.tasks.detection import DetectionTask
 
 TINY_BACKBONE = BackboneConfig(preset="w18_small_v1", width=4, stem_width=16, stage1_width=8)
 TINY_DETECTOR = DetectorConfig(

@@ -8,8 +8,8 @@ import numpy as np
 import onnxruntime
 import torch
 
-from hrnet_lit.export import export_onnx
 from hrnet_lit.models import build_model
+from hrnet_lit.tools.export import export_onnx
 
 
 def test_v2p_pyramid_round_trips_through_onnxruntime_at_an_odd_size(tmp_path: Path) -> None:

@@ -9,23 +9,25 @@ from typing import ClassVar
 import pytest
 from lightning.pytorch import LightningDataModule
 
-import hrnet_lit.tasks
 from hrnet_lit.cli import main
-from hrnet_lit.lightning_cli import import_class, parse_fit_args, task_command_line
-from hrnet_lit.tasks.base import HRNetTask
+from hrnet_lit.cli.lightning import import_class, parse_fit_args, task_command_line
+from hrnet_lit.common.task import HRNetTask
+from hrnet_lit.registry import TASKS as TASK_PATHS
 
 ROOT = Path(__file__).parents[1]
 TASK_CONFIGS = sorted(ROOT.glob("configs/*/quickstart.yaml"))
-TASKS = [
-    cls for cls in vars(hrnet_lit.tasks).values() if isinstance(cls, type) and issubclass(cls, HRNetTask)
-]
-TASKS = [cls for cls in TASKS if cls is not HRNetTask]
+TASKS = [import_class(path) for path in TASK_PATHS.values()]
+
+
+def class_path(task: type[HRNetTask]) -> str:
+    """The registry's class path of `task` (`hrnet_lit.pose.PoseTask`)."""
+    return next(path for path in TASK_PATHS.values() if import_class(path) is task)
 
 
 def test_a_config_without_a_task_is_segmentation() -> None:
     config = parse_fit_args(["--config", str(ROOT / "configs" / "quickstart.yaml")])
-    assert config.model.class_path == "hrnet_lit.tasks.SegmentationTask"
-    assert config.data.class_path == "hrnet_lit.data.SyntheticDataModule"
+    assert config.model.class_path == "hrnet_lit.segmentation.SegmentationTask"
+    assert config.data.class_path == "hrnet_lit.segmentation.data.SyntheticDataModule"
 
 
 @pytest.mark.parametrize("config", TASK_CONFIGS, ids=lambda c: c.parent.name)
@@ -44,7 +46,7 @@ def test_backbone_flags_keep_their_spelling(config: Path) -> None:
 def test_each_task_keeps_its_own_defaults(task: type[HRNetTask]) -> None:
     """No argument of another task's defaults is carried over (jsonargparse keeps a previous class's
     init args on a class_path change): every argument not set is the task's own default."""
-    parsed = parse_fit_args([f"--model=hrnet_lit.tasks.{task.__name__}"]).model.init_args
+    parsed = parse_fit_args([f"--model={class_path(task)}"]).model.init_args
     own = {
         name: p.default
         for cls in reversed(task.__mro__)
@@ -62,7 +64,7 @@ def test_each_task_keeps_its_own_defaults(task: type[HRNetTask]) -> None:
 @pytest.mark.parametrize("task", TASKS, ids=lambda t: t.__name__)
 def test_each_task_names_its_default_data(task: type[HRNetTask]) -> None:
     """A config naming no data trains on the task's default data, which gives what the task takes."""
-    path = f"hrnet_lit.tasks.{task.__name__}"
+    path = class_path(task)
     chosen, args = task_command_line(["fit", f"--model={path}"], subcommand=True)
     assert chosen is task and args[:3] == ["fit", f"--model={path}", f"--data={task.default_data}"]
     data = import_class(task.default_data)
@@ -80,7 +82,7 @@ def test_data_of_another_task_is_refused(capsys: pytest.CaptureFixture[str]) -> 
     for task in TASKS:
         for data in {t.default_data for t in TASKS} - {task.default_data}:
             with pytest.raises(SystemExit):
-                main(["fit", f"--model=hrnet_lit.tasks.{task.__name__}", f"--data={data}"])
+                main(["fit", f"--model={class_path(task)}", f"--data={data}"])
             err = capsys.readouterr().err
             assert f"data.class_path {data!r} is" in err and f"a {task.kind} task" in err, err
 
@@ -115,7 +117,7 @@ def test_a_task_is_named_by_its_class_alone(
     task: type[HRNetTask], capsys: pytest.CaptureFixture[str]
 ) -> None:
     """`--model=PoseTask` picks the task; `--model.help PoseTask` lists its own arguments."""
-    assert parse_fit_args([f"--model={task.__name__}"]).model.class_path == f"hrnet_lit.tasks.{task.__name__}"
+    assert parse_fit_args([f"--model={task.__name__}"]).model.class_path == class_path(task)
     with pytest.raises(SystemExit) as exit_info:
         main(["fit", "--model.help", task.__name__])
     assert exit_info.value.code == 0

@@ -10,11 +10,11 @@ import torch
 from conftest import TINY_FIT
 
 from hrnet_lit.cli import main
+from hrnet_lit.common.task import NonFiniteError
 from hrnet_lit.errors import InputError
 from hrnet_lit.models.config import BackboneConfig
-from hrnet_lit.tasks import SegmentationTask
-from hrnet_lit.tasks.base import NonFiniteError
-from hrnet_lit.tasks.losses import SegmentationLoss
+from hrnet_lit.segmentation import SegmentationTask
+from hrnet_lit.segmentation.loss import SegmentationLoss
 
 EPOCHS = [a for a in TINY_FIT if not a.startswith("--trainer.max_steps")] + ["--trainer.max_epochs=3"]
 

@@ -3,9 +3,9 @@
 import numpy as np
 import torch
 
-from hrnet_lit.data.pose import SyntheticPoseDataModule
 from hrnet_lit.models.config import BackboneConfig
-from hrnet_lit.tasks import PoseTask
+from hrnet_lit.pose import PoseTask
+from hrnet_lit.pose.data import SyntheticPoseDataModule
 
 
 def test_pose_panels_draw_truth_and_prediction() -> None:

@@ -13,8 +13,10 @@ import pytest
 import torch
 from PIL import Image
 
-from hrnet_lit.data.pose import COCOKeypointsDataModule, SyntheticPoseDataModule, SyntheticPoses
-from hrnet_lit.data.pose.affine import (
+from hrnet_lit.errors import InputError
+from hrnet_lit.models import count_macs, count_params, gmacs
+from hrnet_lit.models.config import BackboneConfig
+from hrnet_lit.pose.affine import (
     affine_matrix,
     apply_affine,
     box_to_center_scale,
@@ -22,15 +24,13 @@ from hrnet_lit.data.pose.affine import (
     flip_matrix,
     warp,
 )
-from hrnet_lit.data.pose.keypoints import COCO_JOINTS, COCO_SIGMAS
-from hrnet_lit.data.pose.targets import gaussian_targets
-from hrnet_lit.errors import InputError
-from hrnet_lit.models import count_macs, count_params, gmacs
-from hrnet_lit.models.config import BackboneConfig
-from hrnet_lit.tasks.pose import POSE_BACKBONE, PoseTask
-from hrnet_lit.tasks.pose_codec import argmax_joints, decode_heatmaps, flip_back
-from hrnet_lit.tasks.pose_loss import joints_mse
-from hrnet_lit.tasks.pose_metrics import PCK, COCOKeypointAP, oks_nms
+from hrnet_lit.pose.codec import argmax_joints, decode_heatmaps, flip_back
+from hrnet_lit.pose.data import COCOKeypointsDataModule, SyntheticPoseDataModule, SyntheticPoses
+from hrnet_lit.pose.data.keypoints import COCO_JOINTS, COCO_SIGMAS
+from hrnet_lit.pose.loss import joints_mse
+from hrnet_lit.pose.metrics import PCK, COCOKeypointAP, oks_nms
+from hrnet_lit.pose.targets import gaussian_targets
+from hrnet_lit.pose.task import POSE_BACKBONE, PoseTask
 
 TINY = BackboneConfig(preset="w18_small_v1", width=8, upsample_mode="nearest")
 

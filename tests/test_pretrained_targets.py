@@ -5,9 +5,13 @@ from pathlib import Path
 import pytest
 import torch
 
+from hrnet_lit.classification import ClassificationTask
+from hrnet_lit.common.task import HRNetTask
+from hrnet_lit.detection import DetectionTask
 from hrnet_lit.models import HRNet, load_pretrained
 from hrnet_lit.models.config import BackboneConfig
-from hrnet_lit.tasks import ClassificationTask, DetectionTask, HRNetTask, PoseTask, SegmentationTask
+from hrnet_lit.pose import PoseTask
+from hrnet_lit.segmentation import SegmentationTask
 
 TINY = BackboneConfig(preset="w18_small_v1", width=8)
 TASKS = {

@@ -23,7 +23,7 @@ from hrnet_lit.models.blocks import BLOCK_NAMES, BLOCKS
 from hrnet_lit.models.config import BackboneConfig
 from hrnet_lit.models.fusion import UPSAMPLE_MODES
 from hrnet_lit.models.presets import preset_kwargs
-from hrnet_lit.tasks.segmentation import build_segmenter
+from hrnet_lit.segmentation.task import build_segmenter
 
 # sync_batch is plain BatchNorm in a single process, which is all a unit test runs.
 NORM_NAMES = ("batch", "group", "sync_batch")

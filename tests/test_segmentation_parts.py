@@ -12,9 +12,9 @@ from torch import nn
 
 from hrnet_lit.models.config import BackboneConfig
 from hrnet_lit.models.sync_norm import SyncBatchNorm2d
-from hrnet_lit.tasks import SegmentationTask
-from hrnet_lit.tasks.inference import predict_probs, sliding_window
-from hrnet_lit.tasks.losses import SegmentationLoss
+from hrnet_lit.segmentation import SegmentationTask
+from hrnet_lit.segmentation.inference import predict_probs, sliding_window
+from hrnet_lit.segmentation.loss import SegmentationLoss
 
 TINY = BackboneConfig(preset="w18_small_v1", width=8)
 

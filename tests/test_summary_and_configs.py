@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from hrnet_lit.cli import main
-from hrnet_lit.lightning_cli import parse_fit_args
+from hrnet_lit.cli.lightning import parse_fit_args
 
 CONFIGS = sorted(Path(__file__).parents[1].glob("configs/*.yaml"))
 
@@ -53,9 +53,9 @@ def test_summary_of_a_fit_config_with_sweep_flags(capsys: pytest.CaptureFixture[
 @pytest.mark.parametrize("config", CONFIGS, ids=[c.stem for c in CONFIGS])
 def test_every_config_parses(config: Path) -> None:
     parsed = parse_fit_args(["--config", str(config)])
-    assert parsed.model.class_path == "hrnet_lit.tasks.SegmentationTask"
+    assert parsed.model.class_path == "hrnet_lit.segmentation.SegmentationTask"
     assert parsed.model.init_args.head in {"v1", "v2", "v2p"}
-    assert parsed.data.class_path.startswith("hrnet_lit.data.")
+    assert parsed.data.class_path.startswith("hrnet_lit.segmentation.data.")
 
 
 @pytest.mark.parametrize("config", [c for c in CONFIGS if c.stem != "quickstart"], ids=lambda c: c.stem)
@@ -84,7 +84,7 @@ def test_quickstart_stays_small() -> None:
     The config as shipped (about 4.0e12 MACs forward + backward) trained in the time noted in the
     README; a change that makes it much heavier fails here before it makes the quickstart slow.
     """
-    from hrnet_lit.summary import summarize_fit_config
+    from hrnet_lit.tools.summary import summarize_fit_config
 
     config = parse_fit_args(["--config", str(CONFIGS[0].with_name("quickstart.yaml"))])
     data = config.data.init_args

@@ -19,11 +19,11 @@ import optuna
 import pytest
 import yaml
 
-from hrnet_lit.lightning_cli import import_class, parse_fit_args
-from hrnet_lit.sweep.cli import main
-from hrnet_lit.sweep.runs import Objective, check_flags, fit_args, placement
-from hrnet_lit.sweep.spec import SweepError, load_sweep, make_pruner
-from hrnet_lit.sweep.study import requeue_interrupted, runs_left
+from hrnet_lit.cli.lightning import import_class, parse_fit_args
+from hrnet_lit.tools.sweep.cli import main
+from hrnet_lit.tools.sweep.runs import Objective, check_flags, fit_args, placement
+from hrnet_lit.tools.sweep.spec import SweepError, load_sweep, make_pruner
+from hrnet_lit.tools.sweep.study import requeue_interrupted, runs_left
 
 SWEEPS = sorted(Path("configs/sweeps").glob("*.yaml"))
 QUICKSTART = ["${env}", "hrnet-lit", "fit", "--config", "configs/quickstart.yaml", "${args}"]

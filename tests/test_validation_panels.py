@@ -3,9 +3,9 @@
 import numpy as np
 import torch
 
-from hrnet_lit.data.transforms import denormalize
+from hrnet_lit.classification import ClassificationTask
+from hrnet_lit.common.normalize import denormalize
 from hrnet_lit.models.config import BackboneConfig
-from hrnet_lit.tasks import ClassificationTask
 
 NAMES = ["cat", "dog", "owl"]
 

@@ -1,0 +1,204 @@
+"""HRNet-C image classification (ImageNet, or any folder of classes) as a LightningModule."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Any, Literal, get_args
+
+import numpy as np
+import torch
+from PIL import Image, ImageDraw
+from timm.loss import SoftTargetCrossEntropy
+from torch import nn
+from torchmetrics import MetricCollection
+from torchmetrics.classification import MulticlassAccuracy
+
+from hrnet_lit.classification.mixing import BatchMixing
+from hrnet_lit.common.atomic import atomic_path
+from hrnet_lit.common.normalize import denormalize
+from hrnet_lit.common.task import HRNetTask
+from hrnet_lit.errors import InputError
+from hrnet_lit.models import ClsHead, HRNetModel
+from hrnet_lit.models.config import BackboneConfig
+
+ClsHeadName = Literal["cls"]
+Batch = tuple[torch.Tensor, torch.Tensor]  # images N x 3 x H x W, labels N
+TOP_K = 5  # classes written per image by `predict`, and the k of val/top5
+
+# The official classification network fuses with nearest upsampling (the segmentation one bilinearly).
+CLASSIFIER_BACKBONE = BackboneConfig(upsample_mode="nearest")
+
+
+def build_classifier(backbone: BackboneConfig, head: ClsHeadName, num_classes: int) -> HRNetModel:
+    """Backbone + HRNet-C head (incre / downsample / final layers, pool, K-way linear)."""
+    if head not in get_args(ClsHeadName):
+        raise InputError(f"head={head!r} is not a classification head; choose one of {get_args(ClsHeadName)}")
+    net = backbone.build(head)
+    return HRNetModel(net, ClsHead(net.out_channels, num_classes, net.norm))
+
+
+def caption(rgb: np.ndarray, text: str) -> np.ndarray:
+    """`text` in white on a black strip at the top left of a copy of the (H, W, 3) uint8 image."""
+    canvas = Image.fromarray(rgb)
+    draw = ImageDraw.Draw(canvas)
+    draw.rectangle(draw.textbbox((2, 1), text), fill=(0, 0, 0))
+    draw.text((2, 1), text, fill=(255, 255, 255))
+    return np.asarray(canvas)
+
+
+class ClassificationTask(HRNetTask):
+    """HRNet-C: the backbone's four branches merged high-to-low into a 2048-d pooled vector, then
+    K-way logits. The data module gives `num_classes` and `class_names`.
+
+    Training: cross-entropy with `label_smoothing`, or with `mixup_alpha` / `cutmix_alpha` > 0 timm
+    Mixup / CutMix and soft-target cross-entropy. Validation / test log `top1`, `top5` and `loss`
+    (plain cross-entropy). `predict` writes `predictions.csv`: the top-5 classes of each image with
+    their probabilities. An EMA of the weights is the `hrnet_lit.callbacks.ema.EMA` callback.
+
+    Args:
+        backbone: the HRNet variant; the official classifier upsamples `nearest` in its fusions.
+        head: `cls` (HRNet-C).
+        num_classes: set from the data module.
+        class_names: set from the data module; names the classes in `predictions.csv`.
+        label_smoothing: target smoothing (also of the mixed targets).
+        mixup_alpha: mixup Beta(alpha, alpha); 0 disables it.
+        cutmix_alpha: CutMix Beta(alpha, alpha); 0 disables it.
+        mixup_prob: probability that a batch is mixed at all.
+        mixup_switch_prob: with both on, probability of CutMix rather than mixup for a batch.
+        task_kwargs: `pretrained`, `optimizer`, `lr`, `momentum`, `weight_decay`, `scheduler`, ...:
+            see `HRNetTask`.
+    """
+
+    kind = "classification"
+    data_args = ("num_classes", "class_names")
+    monitor = "val/top1"
+    default_data = "hrnet_lit.classification.data.SyntheticClassesDataModule"
+
+    @classmethod
+    def build_network(
+        cls,
+        backbone: BackboneConfig = CLASSIFIER_BACKBONE,
+        head: ClsHeadName = "cls",
+        num_classes: int = 1000,
+    ) -> HRNetModel:
+        return build_classifier(backbone, head, num_classes)
+
+    def __init__(
+        self,
+        backbone: BackboneConfig = CLASSIFIER_BACKBONE,
+        head: ClsHeadName = "cls",
+        num_classes: int = 1000,
+        class_names: list[str] | None = None,
+        label_smoothing: float = 0.0,
+        mixup_alpha: float = 0.0,
+        cutmix_alpha: float = 0.0,
+        mixup_prob: float = 1.0,
+        mixup_switch_prob: float = 0.5,
+        **task_kwargs: Any,
+    ) -> None:
+        super().__init__(**task_kwargs)
+        self.save_hyperparameters()
+        if num_classes < 1:
+            raise InputError(f"model.num_classes must be >= 1, got {num_classes}")
+        if class_names is not None and len(class_names) != num_classes:
+            raise InputError(f"model.class_names has {len(class_names)} names for {num_classes} classes")
+        for key, value in (("label_smoothing", label_smoothing), ("mixup_prob", mixup_prob)):
+            if not 0.0 <= value <= 1.0:
+                raise InputError(f"model.{key} must be in [0, 1], got {value}")
+        for key, value in (("mixup_alpha", mixup_alpha), ("cutmix_alpha", cutmix_alpha)):
+            if value < 0:
+                raise InputError(f"model.{key} must be >= 0 (0 disables it), got {value}")
+        self.net = self.build_network(backbone=backbone, head=head, num_classes=num_classes)
+        self.class_names = class_names or [str(k) for k in range(num_classes)]
+        self.mixing: BatchMixing | None = None
+        if mixup_alpha > 0 or cutmix_alpha > 0:
+            self.mixing = BatchMixing(
+                num_classes, mixup_alpha, cutmix_alpha, mixup_prob, mixup_switch_prob, label_smoothing
+            )
+        self.soft_loss = SoftTargetCrossEntropy()
+        self.hard_loss = nn.CrossEntropyLoss(label_smoothing=label_smoothing)
+        top_k = min(TOP_K, num_classes)
+        metrics = MetricCollection(
+            {
+                "top1": MulticlassAccuracy(num_classes, top_k=1, average="micro"),
+                "top5": MulticlassAccuracy(num_classes, top_k=top_k, average="micro"),
+            }
+        )
+        self.val_metrics = metrics.clone(prefix="val/")
+        self.test_metrics = metrics.clone(prefix="test/")
+        self._predictions: list[list[Any]] = []
+
+    def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor | None:
+        image, target = batch
+        if self.mixing is not None:
+            image, soft = self.mixing(image, target)
+            loss = self.soft_loss(self(image), soft)
+        else:
+            loss = self.hard_loss(self(image), target)
+        self.log("train/loss", loss, prog_bar=True, batch_size=image.shape[0])
+        return self.finite_loss(loss)
+
+    def validation_step(self, batch: Batch, batch_idx: int) -> None:
+        self._evaluate(batch, self.val_metrics, "val")
+
+    def test_step(self, batch: Batch, batch_idx: int) -> None:
+        self._evaluate(batch, self.test_metrics, "test")
+
+    def on_validation_epoch_end(self) -> None:
+        self.log_dict(self.val_metrics.compute(), prog_bar=True)
+        self.val_metrics.reset()
+
+    def on_test_epoch_end(self) -> None:
+        self.log_dict(self.test_metrics.compute())
+        self.test_metrics.reset()
+
+    def _evaluate(self, batch: Batch, metrics: MetricCollection, stage: str) -> None:
+        image, target = batch
+        logits = self(image)
+        loss = nn.functional.cross_entropy(logits, target)
+        self.log(f"{stage}/loss", loss, sync_dist=True, batch_size=image.shape[0])
+        metrics.update(logits, target)
+
+    def validation_panels(self, batch: Batch, count: int) -> list[np.ndarray]:
+        """The image, the image captioned with its true class, and the image captioned with the top
+        prediction and its probability."""
+        images, targets = batch[0][:count], batch[1][:count]
+        probs, classes = self(images).softmax(1).max(1)
+        panels = []
+        for image, target, prob, guess in zip(
+            images, targets.tolist(), probs.tolist(), classes.tolist(), strict=True
+        ):
+            rgb = denormalize(image)
+            captions = (self.class_names[target], f"{self.class_names[guess]} {prob:.2f}")
+            panels.append(np.concatenate([rgb, *(caption(rgb, text) for text in captions)], axis=1))
+        return panels
+
+    def on_predict_epoch_start(self) -> None:
+        self._predictions = []
+
+    def predict_step(self, batch: tuple[torch.Tensor, list[str]], batch_idx: int) -> dict[str, Any]:
+        image, paths = batch
+        probs, classes = self(image).softmax(1).topk(min(TOP_K, self.hparams.num_classes), dim=1)
+        return {"paths": list(paths), "classes": classes, "probs": probs}
+
+    def write_predictions(self, prediction: dict[str, Any], folder: Path, writer: Any) -> None:
+        """Kept until `finish_predictions`, which writes one csv for all images."""
+        for path, classes, probs in zip(
+            prediction["paths"], prediction["classes"].tolist(), prediction["probs"].tolist(), strict=True
+        ):
+            row: list[Any] = [path]
+            for k, p in zip(classes, probs, strict=True):
+                row += [self.class_names[k], f"{p:.6f}"]
+            self._predictions.append(row)
+
+    def finish_predictions(self, folder: Path) -> None:
+        """`predictions.csv` (under DDP one `predictions-rank<r>.csv` per process): per image its path
+        and its top-5 classes, most probable first, each with its probability; written atomically."""
+        world, rank = self.trainer.world_size, self.trainer.global_rank
+        path = folder / ("predictions.csv" if world == 1 else f"predictions-rank{rank}.csv")
+        k = min(TOP_K, self.hparams.num_classes)
+        header = ["image"] + [f"{name}_{j}" for j in range(1, k + 1) for name in ("class", "prob")]
+        with atomic_path(path) as temp, open(temp, "w", newline="") as file:
+            csv.writer(file).writerows([header, *self._predictions])
+        self._predictions = []

@@ -1,0 +1,49 @@
+"""Unlabelled images for `predict`, the same for every task: a folder, listed in a stable order."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from torch import Tensor
+from torch.utils.data import Dataset
+
+from hrnet_lit.common.files import open_image
+from hrnet_lit.common.normalize import normalize
+from hrnet_lit.errors import InputError, MissingInputError
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+
+
+def list_images(folder: Path) -> list[Path]:
+    """Image files directly in ``folder``, sorted so sample order is stable across machines."""
+    return sorted(path for path in folder.iterdir() if path.suffix.lower() in IMAGE_SUFFIXES)
+
+
+class ImageFolderPredict(Dataset[tuple[Tensor, str]]):
+    """Every image in a folder as (normalised image, path); the path's stem names the saved prediction,
+    so two images with one stem (``x.png``, ``x.jpg``) are refused before anything is written."""
+
+    def __init__(self, root: str | Path) -> None:
+        folder = Path(root)
+        if not folder.is_dir():
+            raise MissingInputError(f"prediction folder {folder} not found")
+        self.paths = list_images(folder)
+        if not self.paths:
+            raise MissingInputError(f"no {'/'.join(IMAGE_SUFFIXES)} images in prediction folder {folder}")
+        stems: dict[str, Path] = {}
+        for path in self.paths:
+            if path.stem in stems:
+                raise InputError(
+                    f"{stems[path.stem]} and {path} share the name {path.stem!r}: both predictions would "
+                    f"be saved under the name {path.stem!r}; rename one"
+                )
+            stems[path.stem] = path
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, index: int) -> tuple[Tensor, str]:
+        path = self.paths[index]
+        with open_image(path) as image:
+            return normalize(np.array(image.convert("RGB"))), str(path)

@@ -1,0 +1,297 @@
+"""Pose LightningDataModules: the embedded synthetic figures, and COCO keypoints (or any COCO-format set)."""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from PIL import Image
+from pycocotools.coco import COCO
+from torch.utils.data import DataLoader
+
+from hrnet_lit.common.datamodule import TaskDataModule
+from hrnet_lit.common.files import open_image, require_dir
+from hrnet_lit.errors import InputError
+from hrnet_lit.pose.data.coco import (
+    coco_from_dict,
+    detected_persons,
+    gt_persons,
+    keypoint_category,
+    read_coco,
+    read_json,
+)
+from hrnet_lit.pose.data.dataset import PosePredictFolder, TopDownDataset, boxes_by_stem
+from hrnet_lit.pose.data.keypoints import COCO_SPEC, KeypointSpec, spec_from_category
+from hrnet_lit.pose.data.synthetic import HALF_BODY_MIN_JOINTS, SyntheticPoses
+from hrnet_lit.pose.data.transforms import Augmentation, TopDownTransform
+
+
+class PoseDataModule(TaskDataModule):
+    """Person crops for a top-down PoseTask; the keypoint set (`task_args`) is known at construction.
+
+    Evaluation crops come from the ground-truth boxes, or from a detector's with `person_boxes`, and
+    are scored by COCOeval against `ground_truth(split)`, the split's COCO annotations.
+
+    Args:
+        input_size: network input (height, width), a multiple of 4 (heatmaps are 1/4 of it).
+        batch_size: crops per step, training and evaluation.
+        num_workers: loader processes; 0 loads in the training process.
+        sigma: Gaussian of the heatmap targets in heatmap pixels (official: 2 at 256x192, 3 at 384x288).
+        unbiased_targets: sub-pixel target centres (DARK's encoding) instead of the official rounding.
+        scale_factor, rotation_factor, rotation_prob, flip_prob, half_body_prob: the official
+            augmentation (0.35, 45 degrees, 0.6, 0.5, 0.3).
+        person_boxes: COCO detections json whose person boxes replace the ground-truth ones in
+            validation and test (as the official detector-box evaluation) and give predict its boxes.
+        image_thre: detections scoring below it are dropped (official 0.0).
+        predict_dir: folder of images for `predict`.
+    """
+
+    kind = "pose"  # the task this data is for (`HRNetTask.kind`)
+    samples = "persons"
+
+    def __init__(
+        self,
+        input_size: tuple[int, int] = (256, 192),
+        batch_size: int = 32,
+        num_workers: int = 2,
+        sigma: float = 2.0,
+        unbiased_targets: bool = False,
+        scale_factor: float = 0.35,
+        rotation_factor: float = 45.0,
+        rotation_prob: float = 0.6,
+        flip_prob: float = 0.5,
+        half_body_prob: float = 0.3,
+        person_boxes: str | None = None,
+        image_thre: float = 0.0,
+        predict_dir: str | None = None,
+    ) -> None:
+        super().__init__(batch_size, num_workers, predict_dir)
+        if len(input_size) != 2 or min(input_size) < 4 or any(v % 4 for v in input_size):
+            raise InputError(f"data.input_size must be (height, width), multiples of 4, got {input_size}")
+        if sigma <= 0:
+            raise InputError(f"data.sigma must be > 0, got {sigma}")
+        self.input_size = (int(input_size[0]), int(input_size[1]))
+        self.sigma = sigma
+        self.unbiased_targets = unbiased_targets
+        self.augmentation = Augmentation(
+            scale_factor, rotation_factor, rotation_prob, flip_prob, half_body_prob, self.half_body_min_joints
+        )
+        self.person_boxes = person_boxes
+        self.image_thre = image_thre
+
+    @property
+    @abstractmethod
+    def spec(self) -> KeypointSpec: ...
+
+    @abstractmethod
+    def ground_truth(self, split: str) -> COCO:
+        """The COCO annotations of `split` ("train", "val" or "test")."""
+
+    @abstractmethod
+    def image_loader(self, split: str) -> Callable[[int], Image.Image]:
+        """Image id -> the image, for `split`."""
+
+    @abstractmethod
+    def image_dir(self, split: str) -> Path: ...
+
+    @property
+    def half_body_min_joints(self) -> int:
+        return 8
+
+    @property
+    def task_args(self) -> dict[str, Any]:
+        """Joints, their names, flip pairs, OKS sigmas and skeleton: linked into the PoseTask."""
+        return self.spec.task_args()
+
+    @property
+    def files_on_disk(self) -> bool:
+        """Whether the annotated images are files (checked to exist before the first step)."""
+        return True
+
+    @property
+    def uses_detections(self) -> bool:
+        """Whether evaluation crops come from a detector (then OKS NMS removes duplicate persons)."""
+        return self.person_boxes is not None
+
+    def transform(self, train: bool) -> TopDownTransform:
+        return TopDownTransform(
+            self.input_size,
+            self.spec.flip_pairs,
+            self.spec.upper_body,
+            self.sigma,
+            self.augmentation if train else None,
+            self.unbiased_targets,
+        )
+
+    def build_dataset(self, split: str) -> TopDownDataset:
+        """The crops of `split`: ground-truth persons, or in evaluation the detector's boxes."""
+        coco = self.ground_truth(split)
+        aspect = self.input_size[1] / self.input_size[0]
+        if split != "train" and self.person_boxes is not None:
+            persons = detected_persons(
+                Path(self.person_boxes),
+                coco,
+                self.spec.num_joints,
+                aspect,
+                self.image_thre,
+                "data.person_boxes",
+            )
+        else:
+            persons = gt_persons(
+                coco,
+                self.image_dir(split),
+                self.spec.num_joints,
+                aspect,
+                f"{split} annotations",
+                self.files_on_disk,
+            )
+        return TopDownDataset(persons, self.image_loader(split), self.transform(split == "train"))
+
+    def predict_dataloader(self) -> DataLoader:
+        boxes = None
+        if self.person_boxes is not None:
+            detections = read_json(Path(self.person_boxes), "data.person_boxes")
+            boxes = boxes_by_stem(detections, "data.person_boxes")
+        folder = self.predict_images(
+            lambda path: PosePredictFolder(path, self.transform(False), self.spec.num_joints, boxes)
+        )
+        return DataLoader(folder, batch_size=self.batch_size, **self._loader_options())
+
+
+class SyntheticPoseDataModule(PoseDataModule):
+    """The built-in :class:`SyntheticPoses` figures (13 joints); test has `num_val` images like val.
+
+    Split k (train 0, val 1, test 2) draws from dataset seed 3 * seed + k, so splits never share an
+    image. Half body needs more than 6 of the 13 joints visible (COCO's 8 of 17, scaled).
+    """
+
+    def __init__(
+        self,
+        num_train: int = 2000,
+        num_val: int = 200,
+        image_size: tuple[int, int] = (128, 128),
+        seed: int = 0,
+        input_size: tuple[int, int] = (128, 96),
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(input_size=input_size, **kwargs)
+        for key, count in (("num_train", num_train), ("num_val", num_val)):
+            if count < 1:
+                raise InputError(f"data.{key} must be >= 1, got {count}")
+        if len(image_size) != 2 or min(image_size) < 16:
+            raise InputError(f"data.image_size must be (height, width) with both >= 16, got {image_size}")
+        self.num_train = num_train
+        self.num_val = num_val
+        self.image_size = (int(image_size[0]), int(image_size[1]))
+        self.seed = seed
+        self._sets: dict[str, tuple[SyntheticPoses, COCO]] = {}
+
+    @property
+    def spec(self) -> KeypointSpec:
+        return SyntheticPoses.spec
+
+    @property
+    def half_body_min_joints(self) -> int:
+        return HALF_BODY_MIN_JOINTS
+
+    def _set(self, split: str) -> tuple[SyntheticPoses, COCO]:
+        if split not in self._sets:
+            offset = {"train": 0, "val": 1, "test": 2}[split]
+            size = self.num_train if split == "train" else self.num_val
+            poses = SyntheticPoses(size, self.image_size, self.seed * 3 + offset)
+            self._sets[split] = (poses, coco_from_dict(poses.coco()))
+        return self._sets[split]
+
+    def ground_truth(self, split: str) -> COCO:
+        return self._set(split)[1]
+
+    def image_loader(self, split: str) -> Callable[[int], Image.Image]:
+        poses = self._set(split)[0]
+        return lambda image_id: poses.image(image_id - 1)
+
+    def image_dir(self, split: str) -> Path:
+        return Path(f"<synthetic {split}>")
+
+    @property
+    def files_on_disk(self) -> bool:
+        return False  # the images are drawn, not read
+
+
+COCO_LAYOUT = """<root>/
+  annotations/person_keypoints_train2017.json
+  annotations/person_keypoints_val2017.json
+  images/train2017/*.jpg
+  images/val2017/*.jpg"""
+
+
+class COCOKeypointsDataModule(PoseDataModule):
+    """COCO keypoints, or any COCO-format keypoint set: its own joints, names and skeleton come from the
+    json's category; flip pairs from `left_` / `right_` names (or the category's `flip_pairs`), OKS
+    sigmas COCO's for COCO's joints, else from the category's `sigmas` or `data.sigmas`. COCO's test
+    labels are withheld, so `test` scores the validation split.
+
+    Args:
+        root: the dataset folder; the paths below are relative to it.
+        train_annotations, val_annotations: COCO keypoints jsons.
+        train_images, val_images: their image folders.
+        flip_pairs, sigmas, upper_body: override the json's (upper_body: joints of the upper half for
+            the half-body augmentation; COCO's nose ... wrists by default, none for other sets).
+    """
+
+    def __init__(
+        self,
+        root: str,
+        train_annotations: str = "annotations/person_keypoints_train2017.json",
+        val_annotations: str = "annotations/person_keypoints_val2017.json",
+        train_images: str = "images/train2017",
+        val_images: str = "images/val2017",
+        flip_pairs: list[list[int]] | None = None,
+        sigmas: list[float] | None = None,
+        upper_body: list[int] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.root = Path(root)
+        self.annotations = {"train": train_annotations, "val": val_annotations}
+        self.images = {"train": train_images, "val": val_images}
+        self.overrides = {"flip_pairs": flip_pairs, "sigmas": sigmas, "upper_body": upper_body}
+        self._coco: dict[str, COCO] = {}
+        self._spec: KeypointSpec | None = None
+
+    def _split(self, split: str) -> str:
+        return "val" if split == "test" else split
+
+    def ground_truth(self, split: str) -> COCO:
+        split = self._split(split)
+        if split not in self._coco:
+            require_dir(self.root, COCO_LAYOUT, key="data.root")
+            self._coco[split] = read_coco(self.root / self.annotations[split], f"data.{split}_annotations")
+        return self._coco[split]
+
+    @property
+    def spec(self) -> KeypointSpec:
+        """From the validation json's category. Before the dataset is there, COCO's joints, so that
+        `summary` and `export` build the official networks without it (a fit then stops at setup,
+        naming the missing file)."""
+        if self._spec is None:
+            if not (self.root / self.annotations["val"]).is_file():
+                return COCO_SPEC
+            category = keypoint_category(self.ground_truth("val"))
+            self._spec = spec_from_category(
+                category, f"data.val_annotations ({self.annotations['val']})", **self.overrides
+            )
+        return self._spec
+
+    def image_dir(self, split: str) -> Path:
+        return self.root / self.images[self._split(split)]
+
+    def image_loader(self, split: str) -> Callable[[int], Image.Image]:
+        coco, folder = self.ground_truth(split), self.image_dir(split)
+
+        def load(image_id: int) -> Image.Image:
+            with open_image(folder / coco.imgs[image_id]["file_name"]) as image:
+                return image.convert("RGB")
+
+        return load

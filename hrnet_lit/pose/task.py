@@ -1,0 +1,282 @@
+"""Top-down human pose estimation (the official HRNet pose network) as a LightningModule."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Literal, get_args
+
+import numpy as np
+import torch
+from PIL import Image, ImageDraw
+
+from hrnet_lit.common.atomic import atomic_path, save_atomically
+from hrnet_lit.common.normalize import denormalize
+from hrnet_lit.common.task import HRNetTask
+from hrnet_lit.errors import InputError
+from hrnet_lit.models import HRNetModel, V1Head, V2Head
+from hrnet_lit.models.config import BackboneConfig
+from hrnet_lit.models.task_layers import heatmap_layer
+from hrnet_lit.pose.codec import Decode, decode_heatmaps, flip_back, shift_right, to_image
+from hrnet_lit.pose.loss import joints_mse
+from hrnet_lit.pose.metrics import PCK, COCOKeypointAP
+
+PoseHead = Literal["v1", "v2"]
+Batch = dict[str, torch.Tensor]
+
+# The official pose network fuses with nearest upsampling (the segmentation one bilinearly).
+POSE_BACKBONE = BackboneConfig(upsample_mode="nearest")
+LOGGED = ("AP", "AP50", "AP75", "AR")
+_LEFT, _RIGHT, _MIDDLE = (235, 60, 40), (40, 90, 235), (60, 190, 70)
+
+
+def build_pose_network(backbone: BackboneConfig, head: PoseHead, num_joints: int) -> HRNetModel:
+    """Backbone + head + the official 1x1 `final_layer` to one heatmap per joint at 1/4 of the input.
+    `v1` is the official network; `v2` (all branches upsampled and concatenated) is for ablations."""
+    if head not in get_args(PoseHead):
+        raise InputError(f"model.head={head!r} is not a pose head; choose one of {get_args(PoseHead)}")
+    net = backbone.build(head)
+    rep = V1Head(net.out_channels) if head == "v1" else V2Head(
+        net.out_channels, backbone.upsample_mode, backbone.align_corners
+    )  # fmt: skip
+    return HRNetModel(net, rep, heatmap_layer(rep.out_channels, num_joints))
+
+
+class PoseTask(HRNetTask):
+    """Heatmap regression of K joints in person crops, scored by PCK and COCO OKS AP.
+
+    Training: Gaussian targets with per-joint weights (from the data), the official
+    `0.5 * MSE(pred * w, gt * w)`. Evaluation: optional flip test (mirrored crop, left / right swapped,
+    shifted one pixel), decoding by argmax with the official quarter-pixel shift or by DARK, joints
+    mapped back to the image; `val/PCK` (within `pck_thre` of the box's longer side, ground-truth
+    boxes only) and `val/AP`, `val/AP50`, `val/AP75`, `val/AR` from COCOeval with the official
+    rescoring and OKS NMS. `predict` draws the skeletons on each image and writes `keypoints.json`
+    (COCO keypoint results). The defaults are the official COCO recipe (Adam, lr 1e-3, no weight decay,
+    x0.1 at epochs 170 and 200).
+
+    Args:
+        backbone: the HRNet variant; the official pose network upsamples `nearest` in its fusions.
+        head: `v1` (official) or `v2`.
+        num_joints, joint_names, flip_pairs, sigmas, skeleton: set from the data module.
+        decode: `standard` (official) or `dark` (Taylor expansion of the modulated heatmap).
+        flip_test: average with the flipped crop's heatmaps (official test setting).
+        shift_heatmap: shift the flipped heatmaps one pixel right (official with flip test).
+        in_vis_thre: joints above this confidence count in the rescoring (official 0.2).
+        oks_thre: OKS NMS threshold (official 0.9).
+        pck_thre: PCK's fraction of the box's longer side.
+        task_kwargs: `pretrained`, `momentum`, `poly_power`, `warmup_epochs`, `min_lr`, ...: see `HRNetTask`.
+    """
+
+    architecture = ("backbone", "head", "num_joints")
+    kind = "pose"
+    data_args = ("num_joints", "joint_names", "flip_pairs", "sigmas", "skeleton")
+    monitor = "val/AP"
+    default_data = "hrnet_lit.pose.data.SyntheticPoseDataModule"
+
+    @classmethod
+    def build_network(
+        cls, backbone: BackboneConfig = POSE_BACKBONE, head: PoseHead = "v1", num_joints: int = 17
+    ) -> HRNetModel:
+        return build_pose_network(backbone, head, num_joints)
+
+    def __init__(
+        self,
+        backbone: BackboneConfig = POSE_BACKBONE,
+        head: PoseHead = "v1",
+        num_joints: int = 17,
+        joint_names: list[str] | None = None,
+        flip_pairs: list[list[int]] | None = None,
+        sigmas: list[float] | None = None,
+        skeleton: list[list[int]] | None = None,
+        decode: Decode = "standard",
+        flip_test: bool = True,
+        shift_heatmap: bool = True,
+        in_vis_thre: float = 0.2,
+        oks_thre: float = 0.9,
+        pck_thre: float = 0.05,
+        optimizer: str = "adam",
+        lr: float = 1e-3,
+        weight_decay: float = 0.0,
+        scheduler: str = "multistep",
+        decay_milestones: list[int] | None = [170, 200],  # noqa: B006 (read only)
+        decay_rate: float = 0.1,
+        **task_kwargs: Any,
+    ) -> None:
+        super().__init__(
+            optimizer=optimizer,
+            lr=lr,
+            weight_decay=weight_decay,
+            scheduler=scheduler,
+            decay_milestones=decay_milestones,
+            decay_rate=decay_rate,
+            **task_kwargs,
+        )
+        self.save_hyperparameters()
+        if decode not in get_args(Decode):
+            raise InputError(f"model.decode={decode!r}: choose one of {get_args(Decode)}")
+        self.net = self.build_network(backbone=backbone, head=head, num_joints=num_joints)
+        self.joint_names = joint_names or [str(k) for k in range(num_joints)]
+        self.flip_pairs = [list(p) for p in flip_pairs or []]
+        self.sigmas = list(sigmas) if sigmas is not None else [0.05] * num_joints
+        self.skeleton = [list(e) for e in skeleton or []]
+        for key, values in (("joint_names", self.joint_names), ("sigmas", self.sigmas)):
+            if len(values) != num_joints:
+                raise InputError(f"model.{key} has {len(values)} entries for {num_joints} joints")
+        self.decode = decode
+        self.flip_test = flip_test
+        self.shift_heatmap = shift_heatmap
+        self.val_pck, self.test_pck = PCK(pck_thre), PCK(pck_thre)
+        self.val_ap = COCOKeypointAP(self.sigmas, in_vis_thre, oks_thre)
+        self.test_ap = COCOKeypointAP(self.sigmas, in_vis_thre, oks_thre)
+        self._predicted: dict[str, list[tuple[np.ndarray, np.ndarray, float]]] = {}
+
+    def heatmaps(self, image: torch.Tensor) -> torch.Tensor:
+        """Evaluation heatmaps: with `flip_test`, averaged with the flipped crop's, flipped back."""
+        heatmaps = self(image)
+        if self.flip_test:
+            flipped = flip_back(self(image.flip(-1)), self.flip_pairs)
+            if self.shift_heatmap:
+                flipped = shift_right(flipped)
+            heatmaps = (heatmaps + flipped) * 0.5
+        return heatmaps
+
+    def keypoints(self, heatmaps: torch.Tensor, center: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+        """Joints (N, K, 3: x, y, confidence) in image pixels."""
+        coords, values = decode_heatmaps(heatmaps.float(), self.decode)
+        xy = to_image(coords, center, scale, tuple(heatmaps.shape[-2:]))
+        return torch.cat([xy, values.unsqueeze(-1)], dim=-1)
+
+    def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor | None:
+        loss = joints_mse(self(batch["image"]), batch["target"], batch["target_weight"])
+        self.log("train/loss", loss, prog_bar=True, batch_size=batch["image"].shape[0])
+        return self.finite_loss(loss)
+
+    def validation_step(self, batch: Batch, batch_idx: int) -> None:
+        self._evaluate(batch, "val", self.val_pck, self.val_ap)
+
+    def test_step(self, batch: Batch, batch_idx: int) -> None:
+        self._evaluate(batch, "test", self.test_pck, self.test_ap)
+
+    def on_validation_epoch_end(self) -> None:
+        self._log_metrics("val", self.val_pck, self.val_ap)
+
+    def on_test_epoch_end(self) -> None:
+        self._log_metrics("test", self.test_pck, self.test_ap)
+
+    def _evaluate(self, batch: Batch, stage: str, pck: PCK, ap: COCOKeypointAP) -> None:
+        heatmaps = self.heatmaps(batch["image"])
+        size = batch["image"].shape[0]
+        loss = joints_mse(heatmaps, batch["target"], batch["target_weight"])
+        self.log(f"{stage}/loss", loss, sync_dist=True, batch_size=size)
+        keypoints = self.keypoints(heatmaps, batch["center"], batch["scale"])
+        if not self._detections():
+            pck.update(keypoints[..., :2], batch["joints"], batch["box"])
+        ap.update(keypoints, batch["scale"], batch["score"], batch["image_id"])
+
+    def _detections(self) -> bool:
+        return bool(getattr(self.trainer.datamodule, "uses_detections", False))
+
+    def _log_metrics(self, stage: str, pck: PCK, ap: COCOKeypointAP) -> None:
+        data = self.trainer.datamodule
+        if data is None or not hasattr(data, "ground_truth"):
+            raise InputError("PoseTask scores against a pose data module's annotations (data.ground_truth)")
+        ap.ground_truth = data.ground_truth(stage)
+        ap.expected = len(data.dataset(stage))
+        values = ap.compute()
+        self.log(f"{stage}/AP", values["AP"], prog_bar=True)
+        self.log_dict({f"{stage}/{name}": values[name] for name in LOGGED[1:]})
+        if not self._detections():
+            self.log(f"{stage}/PCK", pck.compute(), prog_bar=True)
+        pck.reset()
+        ap.reset()
+
+    def validation_panels(self, batch: Batch, count: int) -> list[np.ndarray]:
+        """The input crop, its ground-truth skeleton and the predicted one (joints decoded from the
+        target and the predicted heatmaps, in crop pixels)."""
+        images = batch["image"][:count]
+        heatmaps = self.heatmaps(images)
+        stride = images.shape[-1] / heatmaps.shape[-1]
+        truth, _ = decode_heatmaps(batch["target"][:count].float(), "standard")
+        guess, confidence = decode_heatmaps(heatmaps.float(), self.decode)
+        weight = batch["target_weight"][:count].reshape(truth.shape[:2]).float()
+        panels = []
+        for k, image in enumerate(images):
+            rgb = denormalize(image)
+            drawn = []
+            for coords, shown in ((truth[k], weight[k]), (guess[k], confidence[k])):
+                canvas = Image.fromarray(rgb)
+                joints = torch.cat([(coords + 0.5) * stride - 0.5, shown.unsqueeze(-1)], dim=-1)
+                self._draw(canvas, joints.cpu().numpy())
+                drawn.append(np.asarray(canvas))
+            panels.append(np.concatenate([rgb, *drawn], axis=1))
+        return panels
+
+    def predict_step(self, batch: dict[str, Any], batch_idx: int) -> dict[str, Any]:
+        heatmaps = self.heatmaps(batch["image"])
+        return {
+            "keypoints": self.keypoints(heatmaps, batch["center"], batch["scale"]),
+            "scale": batch["scale"],
+            "score": batch["score"],
+            "paths": batch["path"],
+        }
+
+    def on_predict_epoch_start(self) -> None:
+        self._predicted = {}
+
+    def write_predictions(self, prediction: dict[str, Any], folder: Path, writer: Any) -> None:
+        """Collect each image's persons; the images are drawn once all of their boxes are in."""
+        for keypoints, scale, score, path in zip(
+            prediction["keypoints"].cpu().numpy(),
+            prediction["scale"].cpu().numpy(),
+            prediction["score"].cpu().numpy(),
+            prediction["paths"],
+            strict=True,
+        ):
+            self._predicted.setdefault(path, []).append((keypoints, scale, float(score)))
+
+    def finish_predictions(self, folder: Path) -> None:
+        """`<stem>.png` per image with its skeletons, and `keypoints.json` in COCO's keypoint results
+        format (plus `file_name`), rescored and OKS-NMSed as in evaluation."""
+        paths = list(self._predicted)
+        collect = COCOKeypointAP(self.sigmas, self.val_ap.in_vis_thre, self.val_ap.oks_thre)
+        for index, path in enumerate(paths):
+            persons = self._predicted[path]
+            collect.update(
+                torch.as_tensor(np.stack([p[0] for p in persons])),
+                torch.as_tensor(np.stack([p[1] for p in persons])),
+                torch.tensor([p[2] for p in persons]),
+                torch.full((len(persons),), index),
+            )
+        results = collect.results() if paths else []
+        by_image: dict[int, list[dict[str, Any]]] = {}
+        for result in results:
+            path = Path(paths[result["image_id"]])
+            result["file_name"] = path.name
+            result["image_id"] = int(path.stem) if path.stem.isdigit() else result["image_id"]
+            by_image.setdefault(paths.index(str(path)), []).append(result)
+        for index, path in enumerate(paths):
+            with Image.open(path) as image:
+                canvas = image.convert("RGB")
+            for result in by_image.get(index, []):
+                self._draw(canvas, np.asarray(result["keypoints"]).reshape(-1, 3))
+            save_atomically(canvas, folder / f"{Path(path).stem}.png", "PNG")
+        with atomic_path(folder / "keypoints.json") as temp:
+            temp.write_text(json.dumps(results))
+
+    def _draw(self, image: Image.Image, joints: np.ndarray) -> None:
+        """Limbs and joints above `in_vis_thre`; left side warm, right side cool, the middle green."""
+        draw = ImageDraw.Draw(image)
+        shown = joints[:, 2] > self.val_ap.in_vis_thre
+        width = max(1, round(min(image.size) / 150))
+
+        def colour(k: int) -> tuple[int, int, int]:
+            name = self.joint_names[k].lower()
+            return _LEFT if "left" in name else _RIGHT if "right" in name else _MIDDLE
+
+        for a, b in self.skeleton:
+            if shown[a] and shown[b]:
+                draw.line([tuple(joints[a, :2]), tuple(joints[b, :2])], fill=colour(b), width=width)
+        for k in np.flatnonzero(shown):
+            x, y = joints[k, :2]
+            r = width + 1
+            draw.ellipse([x - r, y - r, x + r, y + r], fill=colour(int(k)))

@@ -1,0 +1,1 @@
+"""The commands that are not Trainer methods: `summary`, `bench`, `export`, `sweep`."""
