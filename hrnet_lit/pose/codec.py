@@ -7,8 +7,9 @@ heatmap to image pixels.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal, get_args
+from typing import Any, Literal, get_args
 
 import numpy as np
 import torch
@@ -222,11 +223,14 @@ def task_codec(codec: HeatmapCodec | None, decode: Decode | None = None) -> Heat
 
 
 def data_codec(
-    codec: HeatmapCodec | None, sigma: float | None, unbiased_targets: bool | None
+    codec: HeatmapCodec | Mapping[str, Any] | None, sigma: float | None, unbiased_targets: bool | None
 ) -> HeatmapCodec:
-    """The data module's codec: the task's (which the CLI links in), and `data.sigma` and
-    `data.unbiased_targets`, the old keys of configs before the codec, only where they agree with it.
-    Without one (a data module built in Python alone), those keys or the defaults."""
+    """The data module's codec: the task's (which the CLI links in; its fields where a parse-only
+    config builds the data module), and `data.sigma` and `data.unbiased_targets`, the old keys of
+    configs before the codec, only where they agree with it. Without one (a data module built in
+    Python alone), those keys or the defaults."""
+    if isinstance(codec, Mapping):
+        codec = HeatmapCodec(**codec)
     if sigma is not None and not sigma > 0:
         raise InputError(f"data.sigma must be > 0, got {sigma}")
     if codec is None:
