@@ -24,12 +24,11 @@ from hrnet_lit.pose.affine import (
     flip_matrix,
     warp,
 )
-from hrnet_lit.pose.codec import argmax_joints, decode_heatmaps, flip_back
+from hrnet_lit.pose.codec import HeatmapCodec, argmax_joints, flip_back, gaussian_targets
 from hrnet_lit.pose.data import COCOKeypointsDataModule, SyntheticPoseDataModule, SyntheticPoses
 from hrnet_lit.pose.data.keypoints import COCO_JOINTS, COCO_SIGMAS
 from hrnet_lit.pose.loss import joints_mse
 from hrnet_lit.pose.metrics import PCK, COCOKeypointAP, oks_nms
-from hrnet_lit.pose.targets import gaussian_targets
 from hrnet_lit.pose.task import POSE_BACKBONE, PoseTask
 
 TINY = BackboneConfig(preset="w18_small_v1", width=8, upsample_mode="nearest")
@@ -86,20 +85,20 @@ def test_targets_follow_the_official_encoding() -> None:
     assert target[0].max() == 1.0 and not target[1].any() and not target[2].any()
 
 
-def _round_trip(method: str, unbiased: bool) -> float:
+def _round_trip(decode_dark: bool, unbiased: bool) -> float:
     rng = np.random.default_rng(0)
     points = rng.uniform(6, 40, size=(64, 2)) * [1, 1.3]
     target, _ = gaussian_targets(points * 4, np.ones(64), (256, 192), (64, 48), sigma=2.0, unbiased=unbiased)
-    coords, _ = decode_heatmaps(torch.from_numpy(target)[None].double(), method)
+    coords, _ = HeatmapCodec(dark=decode_dark).decode(torch.from_numpy(target)[None].double())
     return float(np.abs(coords[0].numpy() - points).max())
 
 
 def test_standard_decoding_is_within_a_quarter_pixel() -> None:
-    assert _round_trip("standard", unbiased=True) <= 0.25 + 1e-6
+    assert _round_trip(decode_dark=False, unbiased=True) <= 0.25 + 1e-6
 
 
 def test_dark_decoding_is_within_five_hundredths_of_a_pixel() -> None:
-    assert _round_trip("dark", unbiased=True) < 0.05
+    assert _round_trip(decode_dark=True, unbiased=True) < 0.05
 
 
 def test_flip_test_on_a_mirrored_crop_gives_mirrored_joints() -> None:

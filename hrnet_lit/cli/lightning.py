@@ -162,6 +162,10 @@ class HRNetCLI(LightningCLI):
             parser.link_arguments(
                 "data", f"model.init_args.{key}", compute_fn=partial(task_arg, key), apply_on="instantiate"
             )
+        for key, (sources, compute) in task.data_links().items():
+            parser.link_arguments(
+                tuple(f"model.init_args.{k}" for k in sources), f"data.init_args.{key}", compute_fn=compute
+            )
         parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
         parser.set_defaults(
             {

@@ -4,6 +4,7 @@ does to a run."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar, Literal, get_args
 
@@ -122,6 +123,13 @@ class HRNetTask(pl.LightningModule):
         }
         if decay_milestones is not None:
             self.sched_args["decay_milestones"] = list(decay_milestones)
+
+    @classmethod
+    def data_links(cls) -> dict[str, tuple[tuple[str, ...], Callable[..., Any]]]:
+        """Data module arguments that the task's own arguments set, linked by the CLI at parse time
+        (the other way round from `data_args`): data key -> (the task's argument names, the function
+        of their parsed values). The user sets them on the task only, so the two cannot disagree."""
+        return {}
 
     @classmethod
     def build_network(cls, **arch: Any) -> nn.Module:

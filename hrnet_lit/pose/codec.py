@@ -1,18 +1,95 @@
-"""Heatmaps -> joints: the official argmax decoding with its quarter-pixel shift, DARK's Taylor
-refinement, the flip test, and the map back from heatmap to image pixels."""
+"""The pose heatmap codec: joints -> Gaussian targets (`encode`, for the data) and heatmaps -> joints
+(`decode`, for the task), one object built once from sigma and the DARK switch, as mmpose's
+`MSRAHeatmap`. The task owns it and the data module receives it, so training targets and evaluation
+decoding cannot disagree. Also here: the flip test's flip-back and shift, and the map back from
+heatmap to image pixels.
+"""
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal, get_args
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from hrnet_lit.errors import InputError
 from hrnet_lit.pose.affine import affine_matrix
 
-Decode = Literal["standard", "dark"]
+Decode = Literal["standard", "dark"]  # the old `model.decode` key's values
+
+
+@dataclass(frozen=True)
+class HeatmapCodec:
+    """Gaussian heatmap targets and their decoding, as one choice.
+
+    Args:
+        sigma: Gaussian of the targets in heatmap pixels (official: 2 at 256x192, 3 at 384x288).
+        dark: DARK (Zhang et al., CVPR 2020) at both ends: sub-pixel target centres, decoded by the
+            Taylor expansion of the modulated heatmap. Off: the official targets centred on the
+            nearest heatmap pixel, decoded by argmax and the quarter-pixel shift.
+    """
+
+    sigma: float = 2.0
+    dark: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.sigma > 0:
+            raise InputError(f"model.codec.sigma must be > 0, got {self.sigma}")
+
+    def encode(
+        self,
+        joints: np.ndarray,
+        visible: np.ndarray,
+        input_size: tuple[int, int],
+        heatmap_size: tuple[int, int],
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Heatmaps (K, h, w) and weights (K,) for joints (K, 2) in input pixels; sizes (height, width)."""
+        return gaussian_targets(joints, visible, input_size, heatmap_size, self.sigma, self.dark)
+
+    def decode(self, heatmaps: Tensor) -> tuple[Tensor, Tensor]:
+        """Joints (N, K, 2) in heatmap pixels and their confidences (N, K: the heatmap maxima)."""
+        return decode_heatmaps(heatmaps, self.dark)
+
+
+def gaussian_targets(
+    joints: np.ndarray,
+    visible: np.ndarray,
+    input_size: tuple[int, int],
+    heatmap_size: tuple[int, int],
+    sigma: float = 2.0,
+    unbiased: bool = False,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The official `generate_target`: heatmaps (K, h, w) and weights (K,) for joints (K, 2) in input
+    pixels.
+
+    A joint gets a Gaussian of `sigma` heatmap pixels within 3 sigma of its centre and weight 1 when
+    it is visible and its window is not off the map (the official test, kept exactly); otherwise an
+    empty map and weight 0. The official code rounds the centre to the nearest heatmap pixel;
+    `unbiased` (DARK's encoding) keeps it sub-pixel. Sizes are (height, width).
+    """
+    num = joints.shape[0]
+    (in_h, in_w), (hm_h, hm_w) = input_size, heatmap_size
+    stride = np.array([in_w / hm_w, in_h / hm_h])
+    heatmaps = np.zeros((num, hm_h, hm_w), dtype=np.float32)
+    weights = (np.asarray(visible) > 0).astype(np.float32)
+    radius = int(sigma * 3)
+    ys, xs = np.arange(hm_h, dtype=np.float32)[:, None], np.arange(hm_w, dtype=np.float32)[None, :]
+    for k in range(num):
+        if weights[k] == 0:
+            continue
+        exact = joints[k, :2] / stride
+        mu_x, mu_y = int(exact[0] + 0.5), int(exact[1] + 0.5)
+        if mu_x - radius >= hm_w or mu_y - radius >= hm_h or mu_x + radius + 1 < 0 or mu_y + radius + 1 < 0:
+            weights[k] = 0.0
+            continue
+        cx, cy = (exact[0], exact[1]) if unbiased else (mu_x, mu_y)
+        window = (np.abs(xs - mu_x) <= radius) & (np.abs(ys - mu_y) <= radius)
+        heatmaps[k] = np.where(window, np.exp(-((xs - cx) ** 2 + (ys - cy) ** 2) / (2 * sigma**2)), 0.0)
+    return heatmaps, weights
 
 
 def argmax_joints(heatmaps: Tensor) -> tuple[Tensor, Tensor]:
@@ -90,10 +167,11 @@ def dark_kernel(heatmap_width: int) -> int:
     return max(3, round(11 * heatmap_width / 48) | 1)
 
 
-def decode_heatmaps(heatmaps: Tensor, method: Decode = "standard") -> tuple[Tensor, Tensor]:
-    """Joints (N, K, 2) in heatmap pixels and their confidences (N, K: the heatmap maxima)."""
+def decode_heatmaps(heatmaps: Tensor, dark: bool = False) -> tuple[Tensor, Tensor]:
+    """Joints (N, K, 2) in heatmap pixels and their confidences (N, K: the heatmap maxima), by DARK or
+    by argmax with the official quarter-pixel shift."""
     coords, values = argmax_joints(heatmaps)
-    if method == "dark":
+    if dark:
         return dark_offset(heatmaps, coords, dark_kernel(heatmaps.shape[-1])), values
     return quarter_offset(heatmaps, coords), values
 
@@ -126,3 +204,49 @@ def to_image(coords: Tensor, center: Tensor, scale: Tensor, heatmap_size: tuple[
         mt = torch.as_tensor(np.asarray(m), dtype=coords.dtype, device=coords.device)
         out[i] = coords[i] @ mt[:, :2].T + mt[:, 2]
     return out
+
+
+def task_codec(codec: HeatmapCodec | None, decode: Decode | None = None) -> HeatmapCodec:
+    """The task's codec: `model.codec`, else one from `model.decode`, the old key (configs and
+    checkpoints before the codec decoded by `model.decode` and encoded by `data.unbiased_targets`);
+    both given must agree."""
+    if decode is not None and decode not in get_args(Decode):
+        raise InputError(f"model.decode={decode!r}: choose one of {get_args(Decode)} (or model.codec.dark)")
+    if codec is None:
+        return HeatmapCodec(dark=decode == "dark")
+    if decode is not None and (decode == "dark") != codec.dark:
+        raise InputError(
+            f"model.decode={decode!r} contradicts model.codec.dark={codec.dark}: DARK is the one switch "
+            "model.codec.dark (model.decode is its old key: drop it)"
+        )
+    return codec
+
+
+def data_codec(
+    codec: HeatmapCodec | Mapping[str, Any] | None, sigma: float | None, unbiased_targets: bool | None
+) -> HeatmapCodec:
+    """The data module's codec: the task's (which the CLI links in; its fields where a parse-only
+    config builds the data module), and `data.sigma` and `data.unbiased_targets`, the old keys of
+    configs before the codec, only where they agree with it. Without one (a data module built in
+    Python alone), those keys or the defaults."""
+    if isinstance(codec, Mapping):
+        codec = HeatmapCodec(**codec)
+    if sigma is not None and not sigma > 0:
+        raise InputError(f"data.sigma must be > 0, got {sigma}")
+    if codec is None:
+        return HeatmapCodec(2.0 if sigma is None else sigma, bool(unbiased_targets))
+    for old, given, key, value in (
+        ("data.sigma", sigma, "model.codec.sigma", codec.sigma),
+        ("data.unbiased_targets", unbiased_targets, "model.codec.dark", codec.dark),
+    ):
+        if given is not None and given != value:
+            raise InputError(
+                f"{old}={given!r} contradicts {key}={value!r}: the task's codec sets both the targets "
+                f"and their decoding ({old} is the old key of {key}: drop it, or set {key})"
+            )
+    return codec
+
+
+# A task built in Python saves its codec object in its hyperparameters; checkpoints load with
+# weights_only=True (see `hrnet_lit.common.checkpoint_file`), which accepts it once allow-listed.
+torch.serialization.add_safe_globals([HeatmapCodec])

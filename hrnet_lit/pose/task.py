@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Literal, get_args
 
@@ -17,7 +19,15 @@ from hrnet_lit.errors import InputError
 from hrnet_lit.models import HRNetModel, V1Head, V2Head
 from hrnet_lit.models.config import BackboneConfig
 from hrnet_lit.models.task_layers import heatmap_layer
-from hrnet_lit.pose.codec import Decode, decode_heatmaps, flip_back, shift_right, to_image
+from hrnet_lit.pose.codec import (
+    Decode,
+    HeatmapCodec,
+    decode_heatmaps,
+    flip_back,
+    shift_right,
+    task_codec,
+    to_image,
+)
 from hrnet_lit.pose.loss import joints_mse
 from hrnet_lit.pose.metrics import PCK, COCOKeypointAP
 
@@ -42,12 +52,21 @@ def build_pose_network(backbone: BackboneConfig, head: PoseHead, num_joints: int
     return HRNetModel(net, rep, heatmap_layer(rep.out_channels, num_joints))
 
 
+def linked_codec(codec: Any, decode: Decode | None) -> dict[str, Any]:
+    """The task's codec (`model.codec`, parsed, or from `model.decode`) as the data module's `codec`."""
+    if codec is not None and not isinstance(codec, HeatmapCodec):  # parsed: a namespace of its fields
+        codec = HeatmapCodec(**vars(codec.get("init_args", codec)))
+    return asdict(task_codec(codec, decode))
+
+
 class PoseTask(HRNetTask):
     """Heatmap regression of K joints in person crops, scored by PCK and COCO OKS AP.
 
-    Training: Gaussian targets with per-joint weights (from the data), the official
-    `0.5 * MSE(pred * w, gt * w)`. Evaluation: optional flip test (mirrored crop, left / right swapped,
-    shifted one pixel), decoding by argmax with the official quarter-pixel shift or by DARK, joints
+    The task's `codec` (a `HeatmapCodec`: sigma, DARK) encodes the data's targets and decodes the
+    heatmaps: the CLI links it into the data module. Training: Gaussian targets with per-joint weights,
+    the official `0.5 * MSE(pred * w, gt * w)`. Evaluation: optional flip test (mirrored crop, left /
+    right swapped, shifted one pixel), decoding by argmax with the official quarter-pixel shift or by
+    DARK, joints
     mapped back to the image; `val/PCK` (within `pck_thre` of the box's longer side, ground-truth
     boxes only) and `val/AP`, `val/AP50`, `val/AP75`, `val/AR` from COCOeval with the official
     rescoring and OKS NMS. `predict` draws the skeletons on each image and writes `keypoints.json`
@@ -58,7 +77,9 @@ class PoseTask(HRNetTask):
         backbone: the HRNet variant; the official pose network upsamples `nearest` in its fusions.
         head: `v1` (official) or `v2`.
         num_joints, joint_names, flip_pairs, sigmas, skeleton: set from the data module.
-        decode: `standard` (official) or `dark` (Taylor expansion of the modulated heatmap).
+        codec: the heatmap codec: `sigma` of the targets (official: 2 at 256x192, 3 at 384x288) and
+            `dark` (DARK's sub-pixel targets and Taylor decoding) or not (official).
+        decode: the old key of `codec.dark` (`standard` or `dark`), accepted where it agrees with it.
         flip_test: average with the flipped crop's heatmaps (official test setting).
         shift_heatmap: shift the flipped heatmaps one pixel right (official with flip test).
         in_vis_thre: joints above this confidence count in the rescoring (official 0.2).
@@ -88,7 +109,8 @@ class PoseTask(HRNetTask):
         flip_pairs: list[list[int]] | None = None,
         sigmas: list[float] | None = None,
         skeleton: list[list[int]] | None = None,
-        decode: Decode = "standard",
+        codec: HeatmapCodec | None = None,
+        decode: Decode | None = None,
         flip_test: bool = True,
         shift_heatmap: bool = True,
         in_vis_thre: float = 0.2,
@@ -112,8 +134,7 @@ class PoseTask(HRNetTask):
             **task_kwargs,
         )
         self.save_hyperparameters()
-        if decode not in get_args(Decode):
-            raise InputError(f"model.decode={decode!r}: choose one of {get_args(Decode)}")
+        self.codec = task_codec(codec, decode)
         self.net = self.build_network(backbone=backbone, head=head, num_joints=num_joints)
         self.joint_names = joint_names or [str(k) for k in range(num_joints)]
         self.flip_pairs = [list(p) for p in flip_pairs or []]
@@ -122,13 +143,28 @@ class PoseTask(HRNetTask):
         for key, values in (("joint_names", self.joint_names), ("sigmas", self.sigmas)):
             if len(values) != num_joints:
                 raise InputError(f"model.{key} has {len(values)} entries for {num_joints} joints")
-        self.decode = decode
         self.flip_test = flip_test
         self.shift_heatmap = shift_heatmap
         self.val_pck, self.test_pck = PCK(pck_thre), PCK(pck_thre)
         self.val_ap = COCOKeypointAP(self.sigmas, in_vis_thre, oks_thre)
         self.test_ap = COCOKeypointAP(self.sigmas, in_vis_thre, oks_thre)
         self._predicted: dict[str, list[tuple[np.ndarray, np.ndarray, float]]] = {}
+
+    @classmethod
+    def data_links(cls) -> dict[str, tuple[tuple[str, ...], Callable[..., Any]]]:
+        """The data module's `codec` is the task's: its targets are what the task decodes."""
+        return {"codec": (("codec", "decode"), linked_codec)}
+
+    def setup(self, stage: str) -> None:
+        """A data module built in Python gets no codec from the CLI: it must encode with the task's."""
+        super().setup(stage)
+        data = getattr(self.trainer, "datamodule", None)
+        given = getattr(data, "codec", None)
+        if given is not None and given != self.codec:
+            raise InputError(
+                f"data.codec {given} is not the task's model.codec {self.codec}: the targets would be "
+                "encoded otherwise than they are decoded (give the data module the task's codec)"
+            )
 
     def heatmaps(self, image: torch.Tensor) -> torch.Tensor:
         """Evaluation heatmaps: with `flip_test`, averaged with the flipped crop's, flipped back."""
@@ -142,7 +178,7 @@ class PoseTask(HRNetTask):
 
     def keypoints(self, heatmaps: torch.Tensor, center: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
         """Joints (N, K, 3: x, y, confidence) in image pixels."""
-        coords, values = decode_heatmaps(heatmaps.float(), self.decode)
+        coords, values = self.codec.decode(heatmaps.float())
         xy = to_image(coords, center, scale, tuple(heatmaps.shape[-2:]))
         return torch.cat([xy, values.unsqueeze(-1)], dim=-1)
 
@@ -196,8 +232,8 @@ class PoseTask(HRNetTask):
         images = batch["image"][:count]
         heatmaps = self.heatmaps(images)
         stride = images.shape[-1] / heatmaps.shape[-1]
-        truth, _ = decode_heatmaps(batch["target"][:count].float(), "standard")
-        guess, confidence = decode_heatmaps(heatmaps.float(), self.decode)
+        truth, _ = decode_heatmaps(batch["target"][:count].float())
+        guess, confidence = self.codec.decode(heatmaps.float())
         weight = batch["target_weight"][:count].reshape(truth.shape[:2]).float()
         panels = []
         for k, image in enumerate(images):

@@ -14,6 +14,7 @@ from torch.utils.data import DataLoader
 from hrnet_lit.common.datamodule import TaskDataModule
 from hrnet_lit.common.files import open_image, require_dir
 from hrnet_lit.errors import InputError
+from hrnet_lit.pose.codec import HeatmapCodec, data_codec
 from hrnet_lit.pose.data.coco import (
     coco_from_dict,
     detected_persons,
@@ -38,8 +39,10 @@ class PoseDataModule(TaskDataModule):
         input_size: network input (height, width), a multiple of 4 (heatmaps are 1/4 of it).
         batch_size: crops per step, training and evaluation.
         num_workers: loader processes; 0 loads in the training process.
-        sigma: Gaussian of the heatmap targets in heatmap pixels (official: 2 at 256x192, 3 at 384x288).
-        unbiased_targets: sub-pixel target centres (DARK's encoding) instead of the official rounding.
+        codec: the task's heatmap codec (`model.codec`: sigma, DARK), which encodes the targets; the CLI
+            links it from the task, it is not set here.
+        sigma, unbiased_targets: the old keys of `model.codec.sigma` and `model.codec.dark`, accepted
+            where they agree with the codec (configs written before it).
         scale_factor, rotation_factor, rotation_prob, flip_prob, half_body_prob: the official
             augmentation (0.35, 45 degrees, 0.6, 0.5, 0.3).
         person_boxes: COCO detections json whose person boxes replace the ground-truth ones in
@@ -56,8 +59,9 @@ class PoseDataModule(TaskDataModule):
         input_size: tuple[int, int] = (256, 192),
         batch_size: int = 32,
         num_workers: int = 2,
-        sigma: float = 2.0,
-        unbiased_targets: bool = False,
+        codec: HeatmapCodec | None = None,
+        sigma: float | None = None,
+        unbiased_targets: bool | None = None,
         scale_factor: float = 0.35,
         rotation_factor: float = 45.0,
         rotation_prob: float = 0.6,
@@ -70,11 +74,8 @@ class PoseDataModule(TaskDataModule):
         super().__init__(batch_size, num_workers, predict_dir)
         if len(input_size) != 2 or min(input_size) < 4 or any(v % 4 for v in input_size):
             raise InputError(f"data.input_size must be (height, width), multiples of 4, got {input_size}")
-        if sigma <= 0:
-            raise InputError(f"data.sigma must be > 0, got {sigma}")
         self.input_size = (int(input_size[0]), int(input_size[1]))
-        self.sigma = sigma
-        self.unbiased_targets = unbiased_targets
+        self.codec = data_codec(codec, sigma, unbiased_targets)
         self.augmentation = Augmentation(
             scale_factor, rotation_factor, rotation_prob, flip_prob, half_body_prob, self.half_body_min_joints
         )
@@ -119,10 +120,9 @@ class PoseDataModule(TaskDataModule):
         return TopDownTransform(
             self.input_size,
             self.spec.flip_pairs,
+            self.codec,
             self.spec.upper_body,
-            self.sigma,
             self.augmentation if train else None,
-            self.unbiased_targets,
         )
 
     def build_dataset(self, split: str) -> TopDownDataset:

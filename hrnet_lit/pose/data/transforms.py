@@ -11,7 +11,7 @@ from PIL import Image
 
 from hrnet_lit.common.normalize import normalize
 from hrnet_lit.pose.affine import PIXEL_STD, affine_matrix, apply_affine, compose, flip_matrix, warp
-from hrnet_lit.pose.targets import gaussian_targets
+from hrnet_lit.pose.codec import HeatmapCodec
 
 HALF_BODY_PADDING = 1.5  # the official margin around a half-body box
 
@@ -52,28 +52,25 @@ class TopDownTransform:
     Args:
         input_size: network input (height, width); heatmaps are 1/4 of it.
         flip_pairs: joints swapped by a horizontal flip.
+        codec: encodes the joints into heatmap targets (the task's codec).
         upper_body: joints of the upper half for the half-body augmentation (empty: no half body).
-        sigma: Gaussian of the targets, in heatmap pixels.
         augmentation: None for evaluation.
-        unbiased: sub-pixel target centres (DARK) instead of the official rounded ones.
     """
 
     def __init__(
         self,
         input_size: tuple[int, int],
         flip_pairs: list[list[int]],
+        codec: HeatmapCodec,
         upper_body: tuple[int, ...] = (),
-        sigma: float = 2.0,
         augmentation: Augmentation | None = None,
-        unbiased: bool = False,
     ) -> None:
         self.input_size = (int(input_size[0]), int(input_size[1]))
         self.heatmap_size = (self.input_size[0] // 4, self.input_size[1] // 4)
         self.flip_pairs = [tuple(p) for p in flip_pairs]
         self.upper_body = set(upper_body)
-        self.sigma = sigma
+        self.codec = codec
         self.augmentation = augmentation
-        self.unbiased = unbiased
 
     @property
     def aspect_ratio(self) -> float:
@@ -108,9 +105,7 @@ class TopDownTransform:
             for a, b in self.flip_pairs:
                 order[a], order[b] = b, a
             in_crop, visible = in_crop[order], visible[order]
-        target, weight = gaussian_targets(
-            in_crop, visible, self.input_size, self.heatmap_size, self.sigma, self.unbiased
-        )
+        target, weight = self.codec.encode(in_crop, visible, self.input_size, self.heatmap_size)
         return {
             "image": normalize(np.array(crop)),
             "target": torch.from_numpy(target),
