@@ -18,6 +18,7 @@ from hrnet_lit.models import HRNetModel, V1Head, V2Head
 from hrnet_lit.models.config import BackboneConfig
 from hrnet_lit.models.task_layers import heatmap_layer
 from hrnet_lit.pose.codec import Decode, decode_heatmaps, flip_back, shift_right, to_image
+from hrnet_lit.pose.contract import POSE_CONTRACT, PoseData
 from hrnet_lit.pose.loss import joints_mse
 from hrnet_lit.pose.metrics import PCK, COCOKeypointAP
 
@@ -69,7 +70,9 @@ class PoseTask(HRNetTask):
 
     architecture = ("backbone", "head", "num_joints")
     kind = "pose"
-    data_args = ("num_joints", "joint_names", "flip_pairs", "sigmas", "skeleton")
+    contract = POSE_CONTRACT
+    data_args = contract.task_args
+    data: PoseData
     monitor = "val/AP"
     default_data = "hrnet_lit.pose.data.SyntheticPoseDataModule"
 
@@ -174,12 +177,10 @@ class PoseTask(HRNetTask):
         ap.update(keypoints, batch["scale"], batch["score"], batch["image_id"])
 
     def _detections(self) -> bool:
-        return bool(getattr(self.trainer.datamodule, "uses_detections", False))
+        return bool(self.data.uses_detections)
 
     def _log_metrics(self, stage: str, pck: PCK, ap: COCOKeypointAP) -> None:
-        data = self.trainer.datamodule
-        if data is None or not hasattr(data, "ground_truth"):
-            raise InputError("PoseTask scores against a pose data module's annotations (data.ground_truth)")
+        data = self.data
         ap.ground_truth = data.ground_truth(stage)
         ap.expected = len(data.dataset(stage))
         values = ap.compute()
