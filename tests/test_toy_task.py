@@ -13,6 +13,7 @@ from typing import Annotated, Any, ClassVar, Protocol, TypedDict
 import numpy as np
 import pytest
 import torch
+import yaml
 from lightning.pytorch import LightningDataModule
 from PIL import Image
 from torch import nn
@@ -20,6 +21,7 @@ from torch.utils.data import DataLoader, Dataset, TensorDataset
 from torchmetrics import MeanAbsoluteError
 
 from hrnet_lit.cli import main
+from hrnet_lit.cli.lightning import import_class
 from hrnet_lit.common.atomic import atomic_path
 from hrnet_lit.common.checkpoint_file import read_checkpoint
 from hrnet_lit.common.contracts import DataContract, TaskData
@@ -27,8 +29,10 @@ from hrnet_lit.common.datamodule import TaskDataModule
 from hrnet_lit.common.images import ImageFolderPredict
 from hrnet_lit.common.normalize import normalize
 from hrnet_lit.common.task import HRNetTask
+from hrnet_lit.errors import InputError
 from hrnet_lit.models import HRNetModel, V1Head
 from hrnet_lit.models.config import BackboneConfig
+from hrnet_lit.registry import TASKS
 
 TINY = BackboneConfig(preset="w18_small_v1", width=4, num_blocks=[1, 1, 1, 1])
 
@@ -173,7 +177,9 @@ def metrics(folder: Path) -> dict[str, list[float]]:
 
 
 def test_a_fifth_task_fits_validates_and_predicts_through_the_cli(tmp_path: Path) -> None:
-    main(["fit", *run_args(tmp_path)])
+    main(["fit", *run_args(tmp_path), "--trainer.callbacks+=hrnet_lit.callbacks.model_cost.ModelCost"])
+    cost = yaml.safe_load((tmp_path / "lightning_logs" / "version_0" / "hparams.yaml").read_text())
+    assert cost["cost/input_size"] == [32, 32] and cost["cost/params"] > 0, "counted at the data's input_size"
     fitted = metrics(tmp_path / "lightning_logs" / "version_0")
     assert len(fitted["train/loss"]) == 2 and all(np.isfinite(fitted["train/loss"]))
     (score,) = fitted["val/score"]  # one validation, after the epoch of two steps
@@ -226,3 +232,16 @@ def test_data_lacking_the_contract_is_refused_at_setup_by_name(
     assert "RangelessData lacks what CoverageTask reads from its data module" in err, err
     assert "target_range (the range of the targets: predictions are clipped to it)" in err, err
     assert RangelessData.loaders == [] and not list(tmp_path.rglob("*.ckpt")), "refused before any step"
+
+
+@pytest.mark.parametrize("task", [*TASKS.values(), TASK])
+def test_each_task_default_data_meets_its_contract(task: str) -> None:
+    """What every task's data module gives is what its task reads: a data module of the task passes."""
+    cls = import_class(task)
+    assert cls.data_args == cls.contract.task_args
+    assert cls.contract.missing(import_class(cls.default_data)()) == []
+
+
+def test_a_task_without_a_data_module_is_refused() -> None:
+    with pytest.raises(InputError, match="CoverageTask reads its data from a data module"):
+        CoverageTask.contract.of(None, "CoverageTask")
