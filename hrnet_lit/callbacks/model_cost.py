@@ -9,6 +9,7 @@ import torch
 from lightning.pytorch.callbacks import Callback
 from torch import nn
 
+from hrnet_lit.common.task import HRNetTask
 from hrnet_lit.models import count_macs, count_params, gmacs
 
 
@@ -42,7 +43,8 @@ class ModelCost(Callback):
         # `setup` runs before `configure_model`, so `net` is not yet compiled or channels_last.
         if stage != "fit" or not trainer.is_global_zero:
             return
-        size = tuple(self.input_size or trainer.datamodule.input_size)
+        assert isinstance(pl_module, HRNetTask)
+        size = tuple(self.input_size or pl_module.data.input_size)
         net = meta_copy(pl_module.net)
         cost = {
             "cost/params": count_params(net),

@@ -14,6 +14,7 @@ from torch import nn
 from torchmetrics import MetricCollection
 from torchmetrics.classification import MulticlassAccuracy
 
+from hrnet_lit.classification.contract import CLASSIFICATION_CONTRACT
 from hrnet_lit.classification.mixing import BatchMixing
 from hrnet_lit.common.atomic import atomic_path
 from hrnet_lit.common.normalize import denormalize
@@ -71,7 +72,8 @@ class ClassificationTask(HRNetTask):
     """
 
     kind = "classification"
-    data_args = ("num_classes", "class_names")
+    contract = CLASSIFICATION_CONTRACT
+    data_args = contract.task_args
     monitor = "val/top1"
     default_data = "hrnet_lit.classification.data.SyntheticClassesDataModule"
 

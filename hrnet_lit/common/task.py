@@ -17,6 +17,7 @@ from timm.scheduler import MultiStepLRScheduler, create_scheduler_v2
 from timm.scheduler.scheduler import Scheduler
 from torch import nn
 
+from hrnet_lit.common.contracts import DataContract, TaskData
 from hrnet_lit.errors import InputError
 from hrnet_lit.models import load_pretrained
 from hrnet_lit.models.sync_norm import use_native_sync_batchnorm
@@ -34,8 +35,10 @@ class HRNetTask(pl.LightningModule):
 
     - `build_network(**arch)` builds the network (`self.net`) from the `architecture` arguments alone,
       without Lightning: `summary`, `export` and `bench` call it on a config's arguments;
-    - a data module's `task_args` (classes, joints, their names, ...) fill the `data_args` init
-      arguments, so that what the data knows is never typed twice (see `hrnet_lit.cli.lightning`);
+    - `contract` says what the task needs from its data module (`hrnet_lit.common.contracts`): its
+      `task_args` (classes, joints, their names, ...) fill the `data_args` init arguments, so that what
+      the data knows is never typed twice (see `hrnet_lit.cli.lightning`), and what the task reads
+      while it runs (`self.data`) is checked at `setup`, before the first step;
     - `monitor` is the validation metric (higher is better) that picks the best checkpoint;
     - `default_data` is the data module a config that names none trains on, and `kind` the task that
       data modules name (their own `kind`), so that data of another task is refused by name;
@@ -78,8 +81,11 @@ class HRNetTask(pl.LightningModule):
     every other argument (evaluation scales, flip, window, channels_last, compile, loss, optimizer
     and schedule) can change when evaluating or resuming, and the config and flags win."""
 
-    data_args: ClassVar[tuple[str, ...]] = ()
-    """Init arguments that the data module's `task_args` fill (the user never types them)."""
+    contract: ClassVar[DataContract[TaskData]] = DataContract(TaskData)
+    """What the task needs from its data module, checked at `setup`."""
+    data_args: ClassVar[tuple[str, ...]] = contract.task_args
+    """Init arguments that the data module's `task_args` fill (the user never types them): a
+    subclass sets `data_args = contract.task_args`."""
     kind: ClassVar[str] = ""
     """What the task does (`segmentation`, `pose`, ...); a data module with a `kind` must say the same."""
     monitor: ClassVar[str] = "val/loss"
@@ -153,8 +159,16 @@ class HRNetTask(pl.LightningModule):
         """What `pretrained` weights go into: the network (its `.backbone`, and a matching head)."""
         return self.net
 
+    @property
+    def data(self) -> TaskData:
+        """The trainer's data module, checked against `contract` (a subclass narrows the type to its
+        contract's `reads`); an `InputError` names what it lacks."""
+        return self.contract.of(self.trainer.datamodule, type(self).__qualname__)
+
     def setup(self, stage: str) -> None:
-        """Pretrained weights only start a new fit: a resumed run or a checkpoint brings its own."""
+        """The data module is checked before anything runs on it. Pretrained weights only start a new
+        fit: a resumed run or a checkpoint brings its own."""
+        self.contract.of(self.trainer.datamodule, type(self).__qualname__)
         if self.pretrained and stage == "fit" and self.trainer.ckpt_path is None:
             try:
                 report = load_pretrained(self.pretrained_target(), self.pretrained)

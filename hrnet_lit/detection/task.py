@@ -17,6 +17,7 @@ from torchvision.utils import draw_bounding_boxes
 from hrnet_lit.common.atomic import atomic_path, save_atomically
 from hrnet_lit.common.palette import make_palette
 from hrnet_lit.common.task import HRNetTask
+from hrnet_lit.detection.contract import DETECTION_CONTRACT
 from hrnet_lit.detection.detector import DetectorConfig, DetHead, build_detector
 from hrnet_lit.errors import InputError
 from hrnet_lit.models.config import BackboneConfig
@@ -61,7 +62,8 @@ class DetectionTask(HRNetTask):
 
     architecture = ("backbone", "head", "num_classes", "detector")
     kind = "detection"
-    data_args = ("num_classes", "class_names", "category_ids")
+    contract = DETECTION_CONTRACT
+    data_args = contract.task_args
     monitor = "val/mAP"
     default_data = "hrnet_lit.detection.data.SyntheticDetectionDataModule"
 

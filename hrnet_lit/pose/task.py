@@ -28,6 +28,7 @@ from hrnet_lit.pose.codec import (
     task_codec,
     to_image,
 )
+from hrnet_lit.pose.contract import POSE_CONTRACT, PoseData
 from hrnet_lit.pose.loss import joints_mse
 from hrnet_lit.pose.metrics import PCK, COCOKeypointAP
 
@@ -90,7 +91,9 @@ class PoseTask(HRNetTask):
 
     architecture = ("backbone", "head", "num_joints")
     kind = "pose"
-    data_args = ("num_joints", "joint_names", "flip_pairs", "sigmas", "skeleton")
+    contract = POSE_CONTRACT
+    data_args = contract.task_args
+    data: PoseData
     monitor = "val/AP"
     default_data = "hrnet_lit.pose.data.SyntheticPoseDataModule"
 
@@ -210,12 +213,10 @@ class PoseTask(HRNetTask):
         ap.update(keypoints, batch["scale"], batch["score"], batch["image_id"])
 
     def _detections(self) -> bool:
-        return bool(getattr(self.trainer.datamodule, "uses_detections", False))
+        return bool(self.data.uses_detections)
 
     def _log_metrics(self, stage: str, pck: PCK, ap: COCOKeypointAP) -> None:
-        data = self.trainer.datamodule
-        if data is None or not hasattr(data, "ground_truth"):
-            raise InputError("PoseTask scores against a pose data module's annotations (data.ground_truth)")
+        data = self.data
         ap.ground_truth = data.ground_truth(stage)
         ap.expected = len(data.dataset(stage))
         values = ap.compute()

@@ -17,6 +17,7 @@ from hrnet_lit.errors import InputError
 from hrnet_lit.models import HRNetModel, PixelClassifier, V2pHead, build_head
 from hrnet_lit.models.config import BackboneConfig
 from hrnet_lit.models.task_layers import FinestLevel
+from hrnet_lit.segmentation.contract import SEGMENTATION_CONTRACT, SegmentationData
 from hrnet_lit.segmentation.inference import predict_probs, upsample
 from hrnet_lit.segmentation.loss import SegmentationLoss
 from hrnet_lit.segmentation.writer import colour, write_masks
@@ -83,7 +84,9 @@ class SegmentationTask(HRNetTask):
     """
 
     kind = "segmentation"
-    data_args = ("num_classes", "class_names", "ignore_index")
+    contract = SEGMENTATION_CONTRACT
+    data_args = contract.task_args
+    data: SegmentationData
     monitor = "val/mIoU"
     default_data = "hrnet_lit.segmentation.data.SyntheticDataModule"
 
@@ -157,13 +160,13 @@ class SegmentationTask(HRNetTask):
         return {"mask": self.predict_probs(image).argmax(1), "image": image, "paths": paths}
 
     def write_predictions(self, prediction: dict[str, Any], folder: Path, writer: Any) -> None:
-        write_masks(prediction, folder, self.trainer.datamodule.palette, writer.overlay, writer.alpha)
+        write_masks(prediction, folder, self.data.palette, writer.overlay, writer.alpha)
 
     def validation_panels(self, batch: Batch, count: int) -> list[np.ndarray]:
         """Masks in the dataset's palette (W&B's own mask overlays would recolour the classes)."""
         images, targets = batch[0][:count], batch[1][:count]
         predictions = self.predict_probs(images).argmax(1)
-        palette = np.asarray(self.trainer.datamodule.palette, dtype=np.uint8)
+        palette = np.asarray(self.data.palette, dtype=np.uint8)
         return [
             np.concatenate([denormalize(image), colour(target, palette), colour(prediction, palette)], axis=1)
             for image, target, prediction in zip(images, targets, predictions, strict=True)

@@ -15,6 +15,7 @@ from PIL import Image
 from timm.data import ImageNetInfo, create_transform
 from torch.utils.data import DataLoader, Dataset
 
+from hrnet_lit.classification.contract import ClassificationArgs
 from hrnet_lit.classification.data.folder import ClassificationFolder, read_classes
 from hrnet_lit.classification.data.synthetic import SyntheticClasses
 from hrnet_lit.common.datamodule import TaskDataModule
@@ -147,9 +148,9 @@ class ClassificationDataModule(TaskDataModule):
         return len(self.class_names)
 
     @property
-    def task_args(self) -> dict[str, Any]:
+    def task_args(self) -> ClassificationArgs:
         """What the classification task takes from its data (the CLI fills these model arguments)."""
-        return {"num_classes": self.num_classes, "class_names": list(self.class_names)}
+        return ClassificationArgs(num_classes=self.num_classes, class_names=list(self.class_names))
 
     @property
     def input_size(self) -> tuple[int, int]:

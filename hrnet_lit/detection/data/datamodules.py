@@ -15,6 +15,7 @@ from hrnet_lit.common.files import open_image, require_dir
 from hrnet_lit.common.images import ImageFolderPredict
 from hrnet_lit.common.loaders import loader_options
 from hrnet_lit.common.normalize import image_tensor
+from hrnet_lit.detection.contract import DetectionArgs
 from hrnet_lit.detection.data.coco import (
     COCO_CATEGORIES,
     COCO_LAYOUT,
@@ -75,12 +76,13 @@ class DetectionDataModule(TaskDataModule):
         return tuple(range(1, len(self.class_names) + 1))
 
     @property
-    def task_args(self) -> dict[str, Any]:
-        return {
-            "num_classes": len(self.class_names),
-            "class_names": list(self.class_names),
-            "category_ids": list(self.category_ids),
-        }
+    def task_args(self) -> DetectionArgs:
+        """What the detection task takes from its data (the CLI fills these model arguments)."""
+        return DetectionArgs(
+            num_classes=len(self.class_names),
+            class_names=list(self.class_names),
+            category_ids=list(self.category_ids),
+        )
 
     @property
     @abstractmethod

@@ -15,6 +15,7 @@ from hrnet_lit.common.datamodule import TaskDataModule
 from hrnet_lit.common.files import open_image, require_dir
 from hrnet_lit.errors import InputError
 from hrnet_lit.pose.codec import HeatmapCodec, data_codec
+from hrnet_lit.pose.contract import PoseArgs
 from hrnet_lit.pose.data.coco import (
     coco_from_dict,
     detected_persons,
@@ -102,7 +103,7 @@ class PoseDataModule(TaskDataModule):
         return 8
 
     @property
-    def task_args(self) -> dict[str, Any]:
+    def task_args(self) -> PoseArgs:
         """Joints, their names, flip pairs, OKS sigmas and skeleton: linked into the PoseTask."""
         return self.spec.task_args()
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hrnet_lit.errors import InputError
+from hrnet_lit.pose.contract import PoseArgs
 
 COCO_JOINTS: tuple[str, ...] = (
     "nose", "left_eye", "right_eye", "left_ear", "right_ear", "left_shoulder", "right_shoulder",
@@ -57,15 +58,15 @@ class KeypointSpec:
     def num_joints(self) -> int:
         return len(self.names)
 
-    def task_args(self) -> dict[str, Any]:
+    def task_args(self) -> PoseArgs:
         """What the CLI links into PoseTask's init arguments."""
-        return {
-            "num_joints": self.num_joints,
-            "joint_names": list(self.names),
-            "flip_pairs": [list(p) for p in self.flip_pairs],
-            "sigmas": list(self.sigmas),
-            "skeleton": [list(e) for e in self.skeleton],
-        }
+        return PoseArgs(
+            num_joints=self.num_joints,
+            joint_names=list(self.names),
+            flip_pairs=[list(p) for p in self.flip_pairs],
+            sigmas=list(self.sigmas),
+            skeleton=[list(e) for e in self.skeleton],
+        )
 
     def check(self, where: str) -> None:
         k = self.num_joints

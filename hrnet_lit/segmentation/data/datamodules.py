@@ -14,6 +14,7 @@ from hrnet_lit.common.files import require_dir
 from hrnet_lit.common.images import ImageFolderPredict
 from hrnet_lit.common.palette import make_palette
 from hrnet_lit.errors import InputError
+from hrnet_lit.segmentation.contract import SegmentationArgs
 from hrnet_lit.segmentation.data.ade20k import ADE20KSegmentation
 from hrnet_lit.segmentation.data.cityscapes import CityscapesSegmentation
 from hrnet_lit.segmentation.data.folder import FolderSegmentation, read_class_names
@@ -74,13 +75,11 @@ class SegmentationDataModule(TaskDataModule):
         return len(self.class_names)
 
     @property
-    def task_args(self) -> dict[str, Any]:
+    def task_args(self) -> SegmentationArgs:
         """What the segmentation task takes from its data (the CLI fills these model arguments)."""
-        return {
-            "num_classes": self.num_classes,
-            "class_names": list(self.class_names),
-            "ignore_index": self.ignore_index,
-        }
+        return SegmentationArgs(
+            num_classes=self.num_classes, class_names=list(self.class_names), ignore_index=self.ignore_index
+        )
 
     @property
     def input_size(self) -> tuple[int, int]:
