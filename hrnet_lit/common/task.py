@@ -34,7 +34,7 @@ class HRNetTask(pl.LightningModule):
     - `build_network(**arch)` builds the network (`self.net`) from the `architecture` arguments alone,
       without Lightning: `summary`, `export` and `bench` call it on a config's arguments;
     - a data module's `task_args` (classes, joints, their names, ...) fill the `data_args` init
-      arguments, so that what the data knows is never typed twice (see `hrnet_lit.cli.lightning`);
+      arguments, so that what the data knows is never typed twice (see `hrnet_lit.cli.app`);
     - `monitor` is the validation metric (higher is better) that picks the best checkpoint;
     - `default_data` is the data module a config that names none trains on, and `kind` the task that
       data modules name (their own `kind`), so that data of another task is refused by name;
