@@ -151,8 +151,9 @@ class LastCheckpoint(ModelCheckpoint):
             self.save_latest(trainer)
 
     def on_validation_batch_end(self, trainer: pl.Trainer, *args: Any, **kwargs: Any) -> None:
-        if compat.sigterm_received(trainer) and self._fitting(trainer):  # Lightning stops mid-validation
-            self._held_sigterm = True  # on its flag: hold it
+        # Lightning stops mid-validation on its SIGTERM flag: hold it until validation ends
+        if compat.sigterm_received(trainer) and self._fitting(trainer):
+            self._held_sigterm = True
             compat.set_sigterm_received(trainer, False)
 
     def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:

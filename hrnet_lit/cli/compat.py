@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from torch.nn.modules.batchnorm import _BatchNorm
 
@@ -19,12 +19,12 @@ from torch.nn.modules.batchnorm import _BatchNorm
 @dataclass(frozen=True)
 class PrivateName:
     """`name` in `owner` (`module` or `module:Class`): a `function`, `class`, `method`, `attribute`
-    (assigned in the owner's module, as `<object>.name = ...`) or `override` (a method that an
+    (assigned in the owner class's code, as `<object>.name = ...`) or `override` (a method that an
     hrnet-lit subclass replaces, calling the original); `params` are a callable's parameter names."""
 
     owner: str
     name: str
-    kind: str
+    kind: Literal["function", "class", "method", "attribute", "override"]
     params: tuple[str, ...] | None = None
 
 
