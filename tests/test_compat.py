@@ -4,12 +4,14 @@ resume."""
 
 from __future__ import annotations
 
+import abc
 import ast
 import contextlib
 import importlib
 import inspect
 import pkgutil
 import textwrap
+import typing
 from pathlib import Path
 
 import pytest
@@ -25,11 +27,23 @@ from hrnet_lit.cli.compat import OVERRIDDEN, PRIVATE_NAMES, PrivateName
 PACKAGE = Path(hrnet_lit.__file__).parent
 COMPAT = PACKAGE / "cli" / "compat.py"
 LISTED = {entry.name for entry in PRIVATE_NAMES}
-PYTHON_MADE = {"_abc_impl"}  # ABCMeta gives every subclass its own
 
 
 def is_private(name: str) -> bool:
     return name.startswith("_") and not name.startswith("__")
+
+
+class _Abstract(abc.ABC):
+    @abc.abstractmethod
+    def method(self) -> None: ...
+
+
+class _Protocol(typing.Protocol):
+    pass
+
+
+# What Python's ABC and Protocol machinery gives every subclass (`_abc_impl`, `_is_protocol`, ...).
+PYTHON_MADE = {name for cls in (_Abstract, _Protocol) for name in vars(cls) if is_private(name)}
 
 
 def owner_of(entry: PrivateName) -> object:
