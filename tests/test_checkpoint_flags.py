@@ -12,8 +12,8 @@ from conftest import TINY_FIT
 from PIL import Image
 
 from hrnet_lit.cli import main
-from hrnet_lit.cli.checkpoint_config import contradictions
-from hrnet_lit.cli.lightning import HRNetCLI, lightning_cli
+from hrnet_lit.cli.app import HRNetCLI, lightning_cli
+from hrnet_lit.cli.checkpoint import contradictions
 from hrnet_lit.common.checkpoint_file import read_checkpoint
 from hrnet_lit.errors import InputError, MissingInputError
 from hrnet_lit.models.config import BackboneConfig

@@ -11,7 +11,7 @@ import torch
 
 from hrnet_lit.callbacks.checkpointing import AtomicCheckpointIO, LastCheckpoint
 from hrnet_lit.cli import main
-from hrnet_lit.cli.lightning import lightning_cli
+from hrnet_lit.cli.app import lightning_cli
 
 
 def two_epochs(tiny_fit: list[str]) -> list[str]:

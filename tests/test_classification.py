@@ -26,7 +26,7 @@ from hrnet_lit.classification import ClassificationTask
 from hrnet_lit.classification.data import ClassificationFolderDataModule, SyntheticClassesDataModule
 from hrnet_lit.classification.mixing import BatchMixing
 from hrnet_lit.cli import main
-from hrnet_lit.cli.lightning import parse_fit_args
+from hrnet_lit.cli.app import parse_fit_args
 from hrnet_lit.common.checkpoint_file import read_checkpoint
 from hrnet_lit.errors import InputError
 from hrnet_lit.models import build_model, count_params, load_pretrained

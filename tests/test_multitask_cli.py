@@ -10,7 +10,8 @@ import pytest
 from lightning.pytorch import LightningDataModule
 
 from hrnet_lit.cli import main
-from hrnet_lit.cli.lightning import import_class, parse_fit_args, task_command_line
+from hrnet_lit.cli.app import parse_fit_args
+from hrnet_lit.cli.task_choice import import_class, task_command_line
 from hrnet_lit.common.task import HRNetTask
 from hrnet_lit.registry import TASKS as TASK_PATHS
 

@@ -12,7 +12,7 @@ import torch
 from lightning.pytorch import Trainer
 
 from hrnet_lit.cli import main
-from hrnet_lit.cli.lightning import lightning_cli
+from hrnet_lit.cli.app import lightning_cli
 from hrnet_lit.errors import InputError
 from hrnet_lit.models.config import BackboneConfig
 from hrnet_lit.pose.codec import HeatmapCodec

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from hrnet_lit.cli import main
-from hrnet_lit.cli.lightning import parse_fit_args
+from hrnet_lit.cli.app import parse_fit_args
 
 CONFIGS = sorted(Path(__file__).parents[1].glob("configs/*.yaml"))
 

@@ -21,7 +21,7 @@ from torch.utils.data import DataLoader, Dataset, TensorDataset
 from torchmetrics import MeanAbsoluteError
 
 from hrnet_lit.cli import main
-from hrnet_lit.cli.lightning import import_class
+from hrnet_lit.cli.task_choice import import_class
 from hrnet_lit.common.atomic import atomic_path
 from hrnet_lit.common.checkpoint_file import read_checkpoint
 from hrnet_lit.common.contracts import DataContract, TaskData

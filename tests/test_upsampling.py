@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 import yaml
 
-from hrnet_lit.cli.lightning import parse_fit_args
+from hrnet_lit.cli.app import parse_fit_args
 from hrnet_lit.models import V2Head, V2pHead, build_model
 from hrnet_lit.models.config import BackboneConfig
 from hrnet_lit.segmentation import SegmentationTask

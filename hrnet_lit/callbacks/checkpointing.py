@@ -20,11 +20,11 @@ import lightning.pytorch as pl
 import numpy as np
 import torch
 from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
-from lightning.fabric.utilities.cloud_io import _is_local_file_protocol
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.trainer.states import TrainerFn
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
+from hrnet_lit.cli import compat
 from hrnet_lit.common.atomic import atomic_path
 from hrnet_lit.errors import InputError
 
@@ -40,7 +40,7 @@ class AtomicCheckpointIO(TorchCheckpointIO):
     def save_checkpoint(
         self, checkpoint: dict[str, Any], path: str | Path, storage_options: Any = None
     ) -> None:
-        if storage_options is not None or not _is_local_file_protocol(str(path)):
+        if storage_options is not None or not compat.is_local_path(str(path)):
             super().save_checkpoint(checkpoint, path, storage_options)
             return
         target = Path(path)
@@ -129,7 +129,7 @@ class LastCheckpoint(ModelCheckpoint):
         # Lightning hands a stateful train loader its saved state only if it builds the loader after
         # the restore, but `estimated_stepping_batches` (the LR schedule's length) builds it before;
         # hand it over now, before the first batch is drawn (a no-op unless resuming).
-        trainer.fit_loop._load_combined_loader_states()
+        compat.load_train_loader_states(trainer)
         if self._rng_to_restore is not None:
             set_rng_states(self._rng_to_restore)
             self._rng_to_restore = None
@@ -137,7 +137,7 @@ class LastCheckpoint(ModelCheckpoint):
     def on_train_batch_end(
         self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any, batch_idx: int
     ) -> None:
-        if not self._fitting(trainer) or self._last_global_step_saved == trainer.global_step:
+        if not self._fitting(trainer) or compat.last_global_step_saved(self) == trainer.global_step:
             return
         due = self.step_interval is not None and trainer.global_step % self.step_interval == 0
         if not due and self.time_interval is not None:
@@ -147,18 +147,20 @@ class LastCheckpoint(ModelCheckpoint):
             self.save_latest(trainer)
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        if self._fitting(trainer) and self._should_save_on_train_epoch_end(trainer):
+        if self._fitting(trainer) and compat.saves_on_train_epoch_end(self, trainer):
             self.save_latest(trainer)
 
     def on_validation_batch_end(self, trainer: pl.Trainer, *args: Any, **kwargs: Any) -> None:
-        connector = trainer._signal_connector  # Lightning stops mid-validation on its flag: hold it
-        if connector.received_sigterm and self._fitting(trainer):
-            self._held_sigterm, connector.received_sigterm = True, False
+        # Lightning stops mid-validation on its SIGTERM flag: hold it until validation ends
+        if compat.sigterm_received(trainer) and self._fitting(trainer):
+            self._held_sigterm = True
+            compat.set_sigterm_received(trainer, False)
 
     def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         if self._held_sigterm:
-            self._held_sigterm, trainer._signal_connector.received_sigterm = False, True
-        if self._fitting(trainer) and not self._should_save_on_train_epoch_end(trainer):
+            self._held_sigterm = False
+            compat.set_sigterm_received(trainer, True)
+        if self._fitting(trainer) and not compat.saves_on_train_epoch_end(self, trainer):
             self.save_latest(trainer)
 
     def on_exception(
@@ -170,9 +172,11 @@ class LastCheckpoint(ModelCheckpoint):
             exception.code = 128 + signal.SIGTERM
 
     def save_latest(self, trainer: pl.Trainer) -> None:
-        filepath = self.format_checkpoint_name(self._monitor_candidates(trainer), self.CHECKPOINT_NAME_LAST)
+        filepath = self.format_checkpoint_name(
+            compat.monitor_candidates(self, trainer), self.CHECKPOINT_NAME_LAST
+        )
         self.last_model_path = filepath  # before saving: it is part of the saved state
-        self._save_checkpoint(trainer, filepath)
+        compat.save_checkpoint(self, trainer, filepath)
         self._saved_at = time.monotonic()
 
     @staticmethod

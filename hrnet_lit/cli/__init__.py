@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None) -> None:
         if args and args[0] in TOOLS:
             importlib.import_module(TOOLS[args[0]]).main(args[1:])
         else:
-            from hrnet_lit.cli.lightning import lightning_cli
+            from hrnet_lit.cli.app import lightning_cli
 
             lightning_cli(argv)
     except Exception as error:

@@ -37,7 +37,7 @@ class HRNetTask(pl.LightningModule):
       without Lightning: `summary`, `export` and `bench` call it on a config's arguments;
     - `contract` says what the task needs from its data module (`hrnet_lit.common.contracts`): its
       `task_args` (classes, joints, their names, ...) fill the `data_args` init arguments, so that what
-      the data knows is never typed twice (see `hrnet_lit.cli.lightning`), and what the task reads
+      the data knows is never typed twice (see `hrnet_lit.cli.app`), and what the task reads
       while it runs (`self.data`) is checked at `setup`, before the first step;
     - `monitor` is the validation metric (higher is better) that picks the best checkpoint;
     - `default_data` is the data module a config that names none trains on, and `kind` the task that

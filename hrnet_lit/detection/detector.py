@@ -131,7 +131,7 @@ class HRNetFasterRCNN(FasterRCNN):
         pooled = self.roi_heads.box_roi_pool.output_size
         roi = features["0"].new_zeros(1, self.backbone.out_channels, *pooled)
         # One proposal at a time: a cost count reads the first sample of each layer's output.
-        for _ in range(self.rpn._post_nms_top_n["testing"] * len(images)):
+        for _ in range(self.rpn.post_nms_top_n() * len(images)):
             self.roi_heads.box_predictor(self.roi_heads.box_head(roi))
         return [{} for _ in images]
 

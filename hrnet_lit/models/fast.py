@@ -13,8 +13,9 @@ import itertools
 import re
 
 from torch import nn
-from torch.nn.modules.batchnorm import _BatchNorm
 from torch.nn.utils.fusion import fuse_conv_bn_eval
+
+from hrnet_lit.cli.compat import BatchNorm
 
 
 def fuse_for_inference(model: nn.Module) -> nn.Module:
@@ -49,7 +50,7 @@ def _conv_bn_pairs(parent: nn.Module) -> list[tuple[str, str]]:
 def _foldable(conv: nn.Module, bn: nn.Module) -> bool:
     return (
         type(conv) is nn.Conv2d
-        and isinstance(bn, _BatchNorm)
+        and isinstance(bn, BatchNorm)
         and bn.running_mean is not None
         and bn.num_features == conv.out_channels
     )

@@ -12,9 +12,9 @@ from typing import Any
 
 import torch
 from torch import nn
-from torch.nn.modules.batchnorm import _BatchNorm
 from torch.utils.checkpoint import checkpoint
 
+from hrnet_lit.cli.compat import BatchNorm
 from hrnet_lit.errors import InputError
 from hrnet_lit.models import checks
 from hrnet_lit.models.blocks import (
@@ -200,7 +200,7 @@ def _transition(previous: list[int], channels: list[int], norm: NormName) -> nn.
 @contextmanager
 def _frozen_norm_stats(module: nn.Module) -> Iterator[None]:
     """During checkpoint recomputation, keep BatchNorm running stats from being updated twice."""
-    norms = [m for m in module.modules() if isinstance(m, _BatchNorm) and m.track_running_stats]
+    norms = [m for m in module.modules() if isinstance(m, BatchNorm) and m.track_running_stats]
     saved = [(m.momentum, m.num_batches_tracked.clone()) for m in norms]
     for m in norms:
         m.momentum = 0.0

@@ -391,8 +391,8 @@ def config_network(fit_args: list[str]) -> dict[str, Any]:
     timm has only the presets, so a config whose backbone changes a preset's width, modules, blocks
     or fusion cannot be compared, and is refused naming the knob.
     """
-    from hrnet_lit.cli.lightning import config_network as network_of
-    from hrnet_lit.cli.lightning import parse_fit_args
+    from hrnet_lit.cli.app import config_network as network_of
+    from hrnet_lit.cli.app import parse_fit_args
     from hrnet_lit.errors import InputError
 
     _, arch, data = network_of(parse_fit_args(fit_args))

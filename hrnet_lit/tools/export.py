@@ -64,9 +64,11 @@ def trained_network(ckpt_path: Path | None, fit_args: list[str]) -> nn.Module:
 
     It computes what the task's network computes (segmentation: class logits at 1/4 of the image).
     """
-    from hrnet_lit.cli.checkpoint_config import model_hparams
-    from hrnet_lit.cli.lightning import DEFAULT_TASK, import_class, lightning_cli
+    from hrnet_lit.cli.app import lightning_cli
+    from hrnet_lit.cli.checkpoint import model_hparams
+    from hrnet_lit.cli.task_choice import import_class
     from hrnet_lit.common.checkpoint_file import read_checkpoint
+    from hrnet_lit.registry import DEFAULT_TASK
 
     if ckpt_path is not None:
         # an InputError naming the file unless it is a safe fit checkpoint

@@ -44,7 +44,7 @@ def summarize_fit_config(argv: list[str], input_size: tuple[int, int] | None) ->
 
     Lightning is imported here, not at the top: network flags alone never need it.
     """
-    from hrnet_lit.cli.lightning import config_network, parse_fit_args
+    from hrnet_lit.cli.app import config_network, parse_fit_args
 
     task, arch, data = config_network(parse_fit_args(argv))
     size = tuple(input_size or data.input_size)

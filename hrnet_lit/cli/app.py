@@ -1,0 +1,145 @@
+"""LightningCLI behind `hrnet-lit fit|validate|test|predict` for every task, and the parse-only fit
+parser the tools use.
+
+The task and its data module are chosen before the parser is built (`hrnet_lit.cli.task_choice`); a
+`--ckpt_path` checkpoint is reconciled with the config and flags in `hrnet_lit.cli.checkpoint`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+import typing
+import warnings
+from functools import partial
+from typing import Any
+
+from jsonargparse import Namespace
+from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
+from lightning.pytorch import LightningDataModule, Trainer
+from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.cli import ArgsType, LightningArgumentParser, LightningCLI
+
+from hrnet_lit.callbacks.checkpointing import AtomicCheckpointIO, LastCheckpoint
+from hrnet_lit.callbacks.prediction_writer import PredictionWriter
+from hrnet_lit.callbacks.run_config import SaveRunConfig
+from hrnet_lit.cli import compat
+from hrnet_lit.cli.checkpoint import CheckpointFit, check_built_model, checkpoint_defaults
+from hrnet_lit.cli.messages import HRNetArgumentParser
+from hrnet_lit.cli.task_choice import import_class, task_arg, task_command_line
+from hrnet_lit.common.task import HRNetTask
+
+TRAINER_DEFAULTS = {
+    "default_root_dir": "outputs",
+    "logger": {"class_path": "lightning.pytorch.loggers.CSVLogger", "init_args": {"save_dir": "outputs"}},
+}
+
+
+class HRNetCLI(LightningCLI):
+    """Fills the task's arguments with what the data knows (its `task_args`: classes, joints, their
+    names, ...), and always keeps the best checkpoint by the task's `monitor` (`--checkpoint.*`) and
+    `last.ckpt` with the latest state (`--last_checkpoint.*`), both written atomically, so a run
+    resumes with `--ckpt_path=<run>/checkpoints/last.ckpt`."""
+
+    def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
+        task = self.model_class
+        for key in task.data_args:
+            parser.link_arguments(
+                "data", f"model.init_args.{key}", compute_fn=partial(task_arg, key), apply_on="instantiate"
+            )
+        for key, (sources, compute) in task.data_links().items():
+            parser.link_arguments(
+                tuple(f"model.init_args.{k}" for k in sources), f"data.init_args.{key}", compute_fn=compute
+            )
+        parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
+        parser.set_defaults(
+            {
+                "checkpoint.monitor": task.monitor,
+                "checkpoint.mode": "max",
+                "checkpoint.save_last": False,  # `last.ckpt` is LastCheckpoint's
+                "checkpoint.filename": "best-epoch{epoch:03d}",
+                "checkpoint.auto_insert_metric_name": False,
+            }
+        )
+        parser.add_lightning_class_args(LastCheckpoint, "last_checkpoint")
+        parser.add_lightning_class_args(PredictionWriter, "predict_writer")
+
+    def instantiate_trainer(self, **kwargs: Any) -> Trainer:
+        """Every checkpoint is written atomically, unless the config brings its own CheckpointIO."""
+        trainer = super().instantiate_trainer(**kwargs)
+        if type(trainer.strategy.checkpoint_io) is TorchCheckpointIO:
+            trainer.strategy.checkpoint_io = AtomicCheckpointIO()
+        return trainer
+
+    def _prepare_subcommand_parser(
+        self, klass: type, subcommand: str, **kwargs: Any
+    ) -> LightningArgumentParser:
+        """Lightning's own restore loads `--ckpt_path` with `weights_only=True` too."""
+        parser = super()._prepare_subcommand_parser(klass, subcommand, **kwargs)
+        if "weights_only" in compat.subcommand_method_arguments(self, subcommand):
+            parser.set_defaults(weights_only=True)
+        return parser
+
+    def parse_arguments(self, parser: LightningArgumentParser, args: ArgsType) -> None:
+        self._argv = args  # parsed again over a checkpoint's hyperparameters
+        super().parse_arguments(parser, args)
+
+    def _parse_ckpt_path(self) -> None:
+        """The checkpoint's hyperparameters become defaults that the config files and flags override
+        (`hrnet_lit.cli.checkpoint`), where Lightning lets them beat every flag."""
+        self._checkpoint_fit: CheckpointFit | None = checkpoint_defaults(self, self._argv)
+
+    def after_instantiate_classes(self) -> None:
+        """What only the built model knows: the data module's classes, and every weight's shape."""
+        if self._checkpoint_fit is not None:
+            check_built_model(self._checkpoint_fit, self.model, self.datamodule)
+
+
+def lightning_cli(
+    argv: list[str] | None = None, run: bool = True, cls: type[HRNetCLI] = HRNetCLI
+) -> HRNetCLI:
+    """The LightningCLI behind `hrnet-lit fit|validate|test|predict`; `run=False` parses and builds,
+    without a subcommand in `argv`."""
+    # the task's class goes in front of the command line, and the tools pass their own share of it
+    warnings.filterwarnings("ignore", message="LightningCLI's args parameter is intended")
+    task, args = task_command_line(sys.argv[1:] if argv is None else argv, subcommand=run)
+    return cls(
+        task,
+        LightningDataModule,
+        subclass_mode_model=True,
+        subclass_mode_data=True,
+        auto_configure_optimizers=False,  # `--optimizer` must not silently replace the task's own
+        trainer_defaults=TRAINER_DEFAULTS,
+        save_config_callback=SaveRunConfig,  # config.yaml per run, also with W&B's shared save_dir
+        parser_class=HRNetArgumentParser,
+        args=args,
+        run=run,
+    )
+
+
+class _ParseOnlyCLI(HRNetCLI):
+    def instantiate_classes(self) -> None:
+        """Parse and validate, build nothing (no Trainer, no devices, no data)."""
+
+
+def parse_fit_args(argv: list[str]) -> Namespace:
+    """The resolved fit config (config files, then flags) of `hrnet-lit fit <argv>`, without building it.
+
+    Raises SystemExit with jsonargparse's message naming the key when a flag or value is rejected.
+    """
+    return lightning_cli(argv, run=False, cls=_ParseOnlyCLI).config
+
+
+def config_network(config: Namespace) -> tuple[type[HRNetTask], dict[str, Any], LightningDataModule]:
+    """The task class, its `architecture` arguments (filled from the data module as a fit would) and
+    the data module of a parsed fit config: what `summary` and `export` build a network from,
+    without a Trainer and without the task's metrics, losses and weights."""
+    task = import_class(config.model.class_path)
+    data = import_class(config.data.class_path)(**vars(config.data.get("init_args") or Namespace()))
+    given = {**vars(config.model.init_args), **{k: task_arg(k, data) for k in task.data_args}}
+    hints = typing.get_type_hints(task.build_network)
+    arch = {k: given[k] for k in task.architecture if k in given}
+    for key, value in arch.items():  # groups of knobs (a BackboneConfig) parse as namespaces
+        if isinstance(value, Namespace) and dataclasses.is_dataclass(hints.get(key)):
+            arch[key] = hints[key](**vars(value))
+    return task, arch, data
