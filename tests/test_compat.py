@@ -1,5 +1,5 @@
 """The private Lightning / jsonargparse / torch names that hrnet-lit relies on still exist as it uses them,
-and none is used outside `hrnet_lit.cli.compat`: an upgrade that breaks one fails here, not in a user's
+and none is used outside `hrnet_lit.compat`: an upgrade that breaks one fails here, not in a user's
 resume."""
 
 from __future__ import annotations
@@ -20,12 +20,12 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from torch import nn
 
 import hrnet_lit
-from hrnet_lit.cli import compat
+from hrnet_lit import compat
 from hrnet_lit.cli.app import HRNetCLI
-from hrnet_lit.cli.compat import OVERRIDDEN, PRIVATE_NAMES, PrivateName
+from hrnet_lit.compat import OVERRIDDEN, PRIVATE_NAMES, PrivateName
 
 PACKAGE = Path(hrnet_lit.__file__).parent
-COMPAT = PACKAGE / "cli" / "compat.py"
+COMPAT = PACKAGE / "compat.py"
 LISTED = {entry.name for entry in PRIVATE_NAMES}
 
 
@@ -136,7 +136,7 @@ def test_no_private_library_name_outside_compat() -> None:
         own |= {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
     own = {name for name in own if is_private(name)} - LISTED
     used = [use for path, tree in trees.items() for use in private_uses(path, tree, own)]
-    assert used == [], "use these through hrnet_lit.cli.compat (and list them there)"
+    assert used == [], "use these through hrnet_lit.compat (and list them there)"
 
 
 def library_private_names(cls: type) -> set[str]:

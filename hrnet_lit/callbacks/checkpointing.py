@@ -24,7 +24,7 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.trainer.states import TrainerFn
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
-from hrnet_lit.cli import compat
+from hrnet_lit import compat
 from hrnet_lit.common.atomic import atomic_path
 from hrnet_lit.errors import InputError
 

@@ -20,10 +20,10 @@ from lightning.pytorch import LightningDataModule, Trainer
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import ArgsType, LightningArgumentParser, LightningCLI
 
+from hrnet_lit import compat
 from hrnet_lit.callbacks.checkpointing import AtomicCheckpointIO, LastCheckpoint
 from hrnet_lit.callbacks.prediction_writer import PredictionWriter
 from hrnet_lit.callbacks.run_config import SaveRunConfig
-from hrnet_lit.cli import compat
 from hrnet_lit.cli.checkpoint import CheckpointFit, check_built_model, checkpoint_defaults
 from hrnet_lit.cli.messages import HRNetArgumentParser
 from hrnet_lit.cli.task_choice import import_class, task_arg, task_command_line

@@ -20,7 +20,7 @@ from jsonargparse import Namespace
 from lightning.pytorch import LightningDataModule, LightningModule
 from lightning.pytorch.cli import ArgsType, LightningCLI
 
-from hrnet_lit.cli import compat
+from hrnet_lit import compat
 from hrnet_lit.cli.task_choice import names_class
 from hrnet_lit.common.checkpoint_file import read_checkpoint
 from hrnet_lit.errors import InputError

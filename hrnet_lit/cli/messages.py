@@ -10,7 +10,7 @@ from typing import NoReturn
 
 from lightning.pytorch.cli import LightningArgumentParser
 
-from hrnet_lit.cli import compat
+from hrnet_lit import compat
 
 _CLASS_ERROR = re.compile(
     r'Parser key "(?P<group>model|data)":\s+Does not validate against any of the Union subtypes.*?'

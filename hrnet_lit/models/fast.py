@@ -15,7 +15,7 @@ import re
 from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
-from hrnet_lit.cli.compat import BatchNorm
+from hrnet_lit.compat import BatchNorm
 
 
 def fuse_for_inference(model: nn.Module) -> nn.Module:

@@ -14,7 +14,7 @@ import torch
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
-from hrnet_lit.cli.compat import BatchNorm
+from hrnet_lit.compat import BatchNorm
 from hrnet_lit.errors import InputError
 from hrnet_lit.models import checks
 from hrnet_lit.models.blocks import (
