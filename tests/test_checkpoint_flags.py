@@ -17,10 +17,9 @@ from hrnet_lit.cli.checkpoint import contradictions
 from hrnet_lit.common.checkpoint_file import read_checkpoint
 from hrnet_lit.errors import InputError, MissingInputError
 from hrnet_lit.models.config import BackboneConfig
-from hrnet_lit.segmentation import task as segmentation
 
 EVAL = [a for a in TINY_FIT if not a.startswith("--trainer.max_steps")]
-TTA = ["--model.eval_scales=[0.5,0.75,1.0,1.25,1.5,1.75]", "--model.eval_flip=true"]  # README's command
+TTA = ["--model.eval_scales=[0.5,0.75,1.0,1.25,1.5,1.75]", "--model.eval_flip=true"]  # docs/segmentation.md
 
 
 class BuildOnly(HRNetCLI):
@@ -99,35 +98,6 @@ def test_the_checkpoint_fills_what_config_and_flags_leave_unset(tmp_path: Path, 
     # a flag equal to the built-in default still beats the checkpoint
     cli = built(tmp_path / "b", "validate", *EVAL, f"--ckpt_path={flipped}", "--model.eval_flip=false")
     assert cli.model.eval_flip is False
-
-
-@pytest.mark.slow
-def test_readme_multiscale_flip_validate_evaluates_with_the_flags(
-    tmp_path: Path, ckpt: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    used: list[tuple[list[float], bool]] = []
-    real = segmentation.predict_probs
-
-    def spy(
-        model: object, image: torch.Tensor, scales: list[float], flip: bool, window: object, how: object
-    ) -> torch.Tensor:
-        used.append((list(scales), flip))
-        return real(model, image, scales, flip, window, how)
-
-    monkeypatch.setattr(segmentation, "predict_probs", spy)
-    data = [a for a in EVAL if a.startswith("--data.") or a.startswith("--trainer.")]
-    main(
-        [
-            "validate",
-            "--config",
-            "configs/quickstart.yaml",
-            *data,
-            f"--ckpt_path={ckpt}",
-            *TTA,
-            f"--trainer.logger.init_args.save_dir={tmp_path}",
-        ]
-    )
-    assert used and set(map(str, used)) == {str(([0.5, 0.75, 1.0, 1.25, 1.5, 1.75], True))}
 
 
 # --- what is refused --------------------------------------------------------------------------

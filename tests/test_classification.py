@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import csv
 import json
-import re
-import shlex
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -16,7 +14,6 @@ import numpy as np
 import pytest
 import timm
 import torch
-from conftest import TINY_FIT as SEGMENTATION_TINY_FIT
 from PIL import Image
 from safetensors.torch import save_file
 from timm.data.mixup import mixup_target
@@ -341,8 +338,8 @@ def test_classification_configs_parse(config: Path) -> None:
 def test_classification_quickstart_stays_small() -> None:
     """The quickstart must stay a few CPU-minutes: bound its compute (train and validation), not its time.
 
-    The config as shipped (about 6.6e12 MACs) trained in the CPU time noted in the README; a change that
-    makes it heavier fails here before it makes the quickstart slower.
+    The config as shipped (about 6.6e12 MACs) trained in the CPU time noted in docs/classification.md; a
+    change that makes it heavier fails here before it makes the quickstart slower.
     """
     from hrnet_lit.tools.summary import summarize_fit_config
 
@@ -374,28 +371,3 @@ def test_summary_and_export_build_the_classifier_of_a_config(
     main([*export, "--input_size=[32,32]"])
     ((net, path),) = exported  # ONNX's exporter itself: tests/test_export.py
     assert path == str(output) and net.eval()(torch.zeros(1, 3, 32, 32)).shape == (1, 10)
-
-
-@pytest.mark.slow
-def test_readme_classification_commands_run(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    """Every `hrnet-lit ...` line of the README's classification section, literally, at tiny size (in a
-    copy of the repository's configs, so that outputs/ lands in tmp_path)."""
-    text = (ROOT / "README.md").read_text()
-    start = text.index("## Image classification")
-    section = text[start : text.find("\n## ", start + 1)]
-    commands = [shlex.split(line)[1:] for line in re.findall(r"^hrnet-lit .*$", section, re.M)]
-    assert [c[0] for c in commands] == ["fit", "validate", "predict", "fit", "summary"]
-    monkeypatch.chdir(tmp_path)
-    (tmp_path / "configs").symlink_to(ROOT / "configs")
-    _image(tmp_path / "my_images" / "x.png")
-    for args in commands:
-        segmentation = args[:3] == ["fit", "--config", "configs/quickstart.yaml"]
-        extra = [] if args[0] == "summary" else SEGMENTATION_TINY_FIT if segmentation else TINY_FIT
-        main([*args, *extra])
-    out = capsys.readouterr().out
-    assert "41,232,680" in out or "41232680" in out, "summary of the ImageNet W32 recipe, without ImageNet"
-    (row,) = _rows(tmp_path / "classes" / "predictions.csv")
-    assert row["image"].endswith("x.png") and row["class_1"] in SyntheticClassesDataModule().class_names
-    assert (tmp_path / "outputs" / "quickstart" / "version_0" / "checkpoints" / "last.ckpt").is_file()

@@ -6,8 +6,6 @@ from __future__ import annotations
 import csv
 import json
 import math
-import re
-import shlex
 from pathlib import Path
 
 import numpy as np
@@ -154,35 +152,3 @@ def test_summary_and_export_of_a_detection_config(
     ]  # strides 4 ... 64
     for got, want in zip(levels, expected.values(), strict=True):
         torch.testing.assert_close(got, want)
-
-
-def readme_detection_commands() -> list[list[str]]:
-    text = (ROOT / "README.md").read_text()
-    start = text.index("## Object detection")
-    section = text[start : text.find("\n## ", start + 1)]
-    return [shlex.split(line)[1:] for line in re.findall(r"^hrnet-lit .*$", section, re.M)]
-
-
-@pytest.mark.slow
-def test_readme_detection_commands_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every `hrnet-lit ...` line of the README's detection section, literally, at tiny size (in a copy
-    of the repository's configs, so that outputs/ lands in tmp_path; ONNX's exporter stood in for)."""
-    commands = readme_detection_commands()
-    assert [c[0] for c in commands] == ["fit", "test", "predict", "summary", "export"]
-    monkeypatch.chdir(tmp_path)
-    (tmp_path / "configs").symlink_to(ROOT / "configs")
-    images = tmp_path / "my_images"
-    images.mkdir()
-    Image.new("RGB", (80, 64), (90, 120, 30)).save(images / "x.png")
-    exported: list[str] = []
-    monkeypatch.setattr(
-        "hrnet_lit.tools.export.export_onnx", lambda model, output, *_: exported.append(output)
-    )
-    for args in commands:
-        main([*args, *([] if args[0] == "summary" else TINY)])
-    assert (
-        tmp_path / "outputs" / "detection_quickstart" / "version_0" / "checkpoints" / "last.ckpt"
-    ).is_file()
-    assert (tmp_path / "detections" / "x.png").is_file()
-    assert isinstance(json.loads((tmp_path / "detections" / "detections.json").read_text()), list)
-    assert [str(o) for o in exported] == ["detector.onnx"]

@@ -1,12 +1,10 @@
-"""The real entry point on pose: fit, then validate, test and predict from the checkpoint; the README's
-pose commands; summary of the official COCO recipe."""
+"""The real entry point on pose: fit, then validate, test and predict from the checkpoint; summary of
+the official COCO recipe (docs/pose.md's commands: tests/test_docs_commands.py)."""
 
 from __future__ import annotations
 
 import csv
 import json
-import re
-import shlex
 from pathlib import Path
 
 import numpy as np
@@ -92,32 +90,10 @@ def test_summary_of_the_official_w32_recipe(capsys: pytest.CaptureFixture[str]) 
     assert "28,536,113" in out or "28536113" in out
 
 
-def readme_pose_commands() -> list[list[str]]:
-    text = (ROOT / "README.md").read_text()
-    section = text[text.index("## Pose estimation") :]
-    return [shlex.split(line)[1:] for line in re.findall(r"^hrnet-lit .*$", section, re.M)]
-
-
-def test_readme_pose_commands_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every `hrnet-lit ...` line of the README's pose section, literally, at tiny size (in a copy of
-    the repository's configs, so that outputs/ lands in tmp_path)."""
-    commands = readme_pose_commands()
-    assert commands and commands[0][0] == "fit"
-    monkeypatch.chdir(tmp_path)
-    (tmp_path / "configs").symlink_to(ROOT / "configs")
-    images = tmp_path / "my_images"
-    images.mkdir()
-    Image.new("RGB", (48, 64), (90, 120, 30)).save(images / "x.png")
-    for args in commands:
-        extra = [] if args[0] in ("summary", "export") else TINY if args[0] == "fit" else TINY[1:]
-        main([*args, *extra])
-    assert (tmp_path / "outputs" / "pose_quickstart" / "version_0" / "checkpoints" / "last.ckpt").is_file()
-
-
 def test_quickstart_stays_small() -> None:
     """The pose quickstart must stay minutes on one CPU thread: bound its training compute, not its time.
 
-    The config as shipped (about 3.0e12 MACs forward + backward) trained in the time the README notes;
+    The config as shipped (about 3.0e12 MACs forward + backward) trained in the time docs/pose.md notes;
     a change that makes it much heavier fails here before it makes the quickstart slow.
     """
     config = parse_fit_args(["--config", QUICKSTART])
