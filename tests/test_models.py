@@ -5,13 +5,13 @@ from __future__ import annotations
 import pytest
 import timm
 import torch
+from networks import network
 
 from hrnet_lit.errors import InputError
 from hrnet_lit.models import (
     FUSE_METHODS,
     HEAD_NAMES,
     HRNet,
-    build_model,
     count_macs,
     count_params,
     gmacs,
@@ -31,13 +31,13 @@ def test_parameter_counts_match_official_models(
     head: str, num_classes: int, preset: str, params: int
 ) -> None:
     with torch.device("meta"):
-        model = build_model(head, num_classes, preset)
+        model = network(head, num_classes, preset)
     assert count_params(model) == params
 
 
 def test_w48_segmentation_gmacs_match_paper() -> None:
     with torch.device("meta"):
-        model = build_model("v2", 19, "w48")
+        model = network("v2", 19, "w48")
     assert round(gmacs(count_macs(model, (1024, 2048))), 1) == 696.2
 
 
@@ -59,7 +59,7 @@ def test_backbone_equals_timm_features(preset: str) -> None:
 def test_classifier_equals_timm() -> None:
     torch.manual_seed(0)
     reference = timm.create_model("hrnet_w18", num_classes=10).eval()
-    ours = build_model("cls", 10, "w18", upsample_mode="nearest").eval()
+    ours = network("cls", 10, "w18", upsample_mode="nearest").eval()
     report = load_pretrained(ours, reference.state_dict())
     assert not report.missing and not report.skipped
     x = torch.randn(1, 3, 96, 64)
@@ -73,7 +73,7 @@ SMALL = {"preset": "w18_small_v1", "width": 8}
 @pytest.mark.parametrize("fuse_method", FUSE_METHODS)
 @pytest.mark.parametrize("head", HEAD_NAMES)
 def test_every_head_and_fuse_method_on_odd_sizes(head: str, fuse_method: str) -> None:
-    model = build_model(head, 5, fuse_method=fuse_method, **SMALL)
+    model = network(head, 5, fuse_method=fuse_method, **SMALL)
     x = torch.randn(2, 3, 97, 131, requires_grad=True)
     out = model(x)
     if head == "v2p":
@@ -129,11 +129,11 @@ def test_unknown_preset_and_head_are_refused() -> None:
     with pytest.raises(ValueError, match="preset='w99'.*w18_small_v1"):
         HRNet.from_preset("w99")
     with pytest.raises(ValueError, match="head='v3'.*v2p"):
-        build_model("v3", 2)
+        network("v3", 2)
 
 
 def test_v1_backbone_fuses_only_into_the_high_resolution_branch() -> None:
-    v1, v2 = build_model("v1", 17, "w32"), build_model("v2", 19, "w32")
+    v1, v2 = network("v1", 17, "w32"), network("v2", 19, "w32")
     assert len(v1.backbone.stage4[-1].fuse_layers) == 1 and len(v2.backbone.stage4[-1].fuse_layers) == 4
     report = load_pretrained(v1, v2.backbone.state_dict())
     assert report.unused and all(k.startswith("stage4.2.fuse_layers.") for k in report.unused)
@@ -155,7 +155,7 @@ def test_grad_checkpointing_gives_the_same_gradients_and_norm_statistics() -> No
 
 def test_load_pretrained_is_strict_on_the_backbone(tmp_path) -> None:
     source = HRNet.from_preset("w18").state_dict()
-    model = build_model("v2", 19, "w18", fuse_method="concat")
+    model = network("v2", 19, "w18", fuse_method="concat")
     path = tmp_path / "hrnet_w18.pth"
     torch.save({"state_dict": {f"module.{k}": v for k, v in source.items()}}, path)
     report = load_pretrained(model, path)

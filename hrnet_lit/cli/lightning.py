@@ -1,5 +1,5 @@
-"""LightningCLI behind `hrnet-lit fit|validate|test|predict` for every task, and the parse-only fit
-parser the tools use.
+"""LightningCLI behind `hrnet-lit fit|validate|test|predict` for every task (the tools' parse-only
+use of it is `hrnet_lit.tools.fit_config`).
 
 The task is known before the parser is built: the config's (or a flag's) `model.class_path`, or
 segmentation when none names one. It and its default data module are put
@@ -9,14 +9,12 @@ first on the command line, so the config files and flags that follow set their a
 
 from __future__ import annotations
 
-import dataclasses
 import importlib
 import inspect
 import os
 import re
 import sys
 import textwrap
-import typing
 import warnings
 from argparse import ArgumentError
 from functools import partial
@@ -98,21 +96,6 @@ def chosen_classes(args: list[str]) -> dict[str, str]:
         name = found["model"]
         found["model"] = next((p for p in TASKS.values() if p.rpartition(".")[2] == name), name)
     return found
-
-
-def config_network(config: Namespace) -> tuple[type[HRNetTask], dict[str, Any], LightningDataModule]:
-    """The task class, its `architecture` arguments (filled from the data module as a fit would) and
-    the data module of a parsed fit config: what `summary` and `export` build a network from,
-    without a Trainer and without the task's metrics, losses and weights."""
-    task = import_class(config.model.class_path)
-    data = import_class(config.data.class_path)(**vars(config.data.get("init_args") or Namespace()))
-    given = {**vars(config.model.init_args), **{k: task_arg(k, data) for k in task.data_args}}
-    hints = typing.get_type_hints(task.build_network)
-    arch = {k: given[k] for k in task.architecture if k in given}
-    for key, value in arch.items():  # groups of knobs (a BackboneConfig) parse as namespaces
-        if isinstance(value, Namespace) and dataclasses.is_dataclass(hints.get(key)):
-            arch[key] = hints[key](**vars(value))
-    return task, arch, data
 
 
 def data_class(name: str, task: type[HRNetTask]) -> type | None:
@@ -321,11 +304,6 @@ class HRNetArgumentParser(LightningArgumentParser):
         raise SystemExit(2)
 
 
-class _ParseOnlyCLI(HRNetCLI):
-    def instantiate_classes(self) -> None:
-        """Parse and validate, build nothing (no Trainer, no devices, no data)."""
-
-
 def lightning_cli(
     argv: list[str] | None = None, run: bool = True, cls: type[HRNetCLI] = HRNetCLI
 ) -> HRNetCLI:
@@ -346,11 +324,3 @@ def lightning_cli(
         args=args,
         run=run,
     )
-
-
-def parse_fit_args(argv: list[str]) -> Namespace:
-    """The resolved fit config (config files, then flags) of `hrnet-lit fit <argv>`, without building it.
-
-    Raises SystemExit with jsonargparse's message naming the key when a flag or value is rejected.
-    """
-    return lightning_cli(argv, run=False, cls=_ParseOnlyCLI).config
