@@ -12,6 +12,7 @@ from hrnet_lit.models import (
     FUSE_METHODS,
     HEAD_NAMES,
     HRNet,
+    V2pHead,
     count_macs,
     count_params,
     gmacs,
@@ -76,12 +77,7 @@ def test_every_head_and_fuse_method_on_odd_sizes(head: str, fuse_method: str) ->
     model = network(head, 5, fuse_method=fuse_method, **SMALL)
     x = torch.randn(2, 3, 97, 131, requires_grad=True)
     out = model(x)
-    if head == "v2p":
-        assert [o.shape for o in out] == [
-            (2, 256, (25 + s - 1) // s, (33 + s - 1) // s) for s in (1, 2, 4, 8, 16)
-        ]
-        loss = sum(o.mean() for o in out)
-    elif head == "cls":
+    if head == "cls":
         assert out.shape == (2, 5)
         loss = out.mean()
     else:
@@ -105,7 +101,33 @@ def test_small_presets_differ_beyond_width() -> None:
     v1, v2, w18 = (HRNet.from_preset(p) for p in ("w18_small_v1", "w18_small_v2", "w18"))
     assert (len(v1.stage3), len(v2.stage3), len(w18.stage3)) == (1, 3, 4)
     assert (len(v1.layer1), len(v2.layer1), len(w18.layer1)) == (1, 2, 4)
-    assert v1.out_channels == [16, 32, 64, 128] and w18.out_channels == [18, 36, 72, 144]
+    assert v1.feature_info.channels() == [16, 32, 64, 128] and w18.feature_info.channels() == [
+        18,
+        36,
+        72,
+        144,
+    ]
+
+
+def test_feature_info_describes_each_output_as_timm_does() -> None:
+    """Channels and stride of every output, from the module that computes it; a backbone fusing
+    into fewer branches (for a V1 head) describes only those."""
+    model = HRNet.from_preset("w18_small_v1", width=8)
+    outputs = model(torch.randn(1, 3, 64, 96))
+    assert [o.shape[1] for o in outputs] == model.feature_info.channels() == [8, 16, 32, 64]
+    assert [64 // o.shape[-2] for o in outputs] == model.feature_info.reduction() == [4, 8, 16, 32]
+    assert {f["module"] for f in model.feature_info} == {"stage4.0"}
+    assert dict(model.named_modules())["stage4.0"] is model.stage4[0]
+    assert HRNet.from_preset("w18_small_v1", width=8, num_outputs=1).feature_info.channels() == [8]
+
+
+def test_v2p_pyramid_over_the_backbone_on_odd_sizes() -> None:
+    backbone = HRNet.from_preset("w18_small_v1", width=8)
+    pyramid = V2pHead(backbone.feature_info.channels())
+    out = pyramid(backbone(torch.randn(2, 3, 97, 131)))
+    assert [o.shape for o in out] == [
+        (2, 256, (25 + s - 1) // s, (33 + s - 1) // s) for s in (1, 2, 4, 8, 16)
+    ]
 
 
 @pytest.mark.parametrize(
