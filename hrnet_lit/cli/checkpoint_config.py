@@ -64,8 +64,8 @@ def _resolved(backbone: dict[str, Any]) -> dict[str, Any]:
         for name, p in inspect.signature(HRNet).parameters.items()
         if p.default is not inspect.Parameter.empty
     }
-    knobs = {k: v for k, v in backbone.items() if k not in RUNTIME_BACKBONE_KNOBS}
-    resolved = {**defaults, **merge_preset(knobs.pop("preset", None) or None, knobs)}
+    knobs = {k: v for k, v in backbone.items() if k not in RUNTIME_BACKBONE_KNOBS and k != "preset"}
+    resolved = {**defaults, **merge_preset(backbone.get("preset") or None, knobs)}
     if resolved.get("norm") in _SAME_WEIGHTS_NORMS:
         resolved["norm"] = "batch"
     return _plain(resolved)
