@@ -15,5 +15,6 @@ HEAD_TASK = {"v1": "pose", "v2": "segmentation", "v2p": "segmentation", "cls": "
 
 
 def network(head: str, num_classes: int, preset: str | None = None, **knobs: Any) -> nn.Module:
-    backbone = BackboneConfig(preset=preset, **knobs)
-    return NetworkArgs(HEAD_TASK.get(head, "segmentation"), backbone, head, num_classes).build()
+    """An unknown head goes to segmentation, whose builder refuses it by name."""
+    task = HEAD_TASK.get(head, "segmentation") if isinstance(head, str) else "segmentation"
+    return NetworkArgs(task, BackboneConfig(preset=preset, **knobs), head, num_classes).build()
