@@ -15,12 +15,13 @@ import numpy as np
 import pytest
 import torch
 import yaml
+from networks import network
 from PIL import Image
 
 from hrnet_lit.cli import main
 from hrnet_lit.common.atomic import save_atomically
 from hrnet_lit.errors import InputError
-from hrnet_lit.models import HRNet, build_model, load_pretrained
+from hrnet_lit.models import HRNet, load_pretrained
 from hrnet_lit.models.config import BackboneConfig
 from hrnet_lit.segmentation import SegmentationTask
 from hrnet_lit.segmentation.data import FolderDataModule, FolderSegmentation
@@ -227,7 +228,7 @@ CASES = [
         lambda t: synthetic("fit", t, f"--config={_text_file(t / 'c.yaml', UNKNOWN_KEY_CONFIG)}"),
         r"backbon",
     ),
-    Case("num_classes-zero", lambda t: lambda: build_model("v2", num_classes=0), r"num_classes"),
+    Case("num_classes-zero", lambda t: lambda: network("v2", num_classes=0), r"num_classes"),
     # -- data -----------------------------------------------------------------------------------------
     Case(
         "folder-root-missing",
@@ -332,7 +333,7 @@ CASES = [
         "pretrained-wrong-shapes",
         lambda t: (
             lambda: load_pretrained(
-                build_model("v2", 3, "w18_small_v1", width=8),
+                network("v2", 3, "w18_small_v1", width=8),
                 _torch_file(t / "w16.pth", HRNet.from_preset("w18_small_v1", width=16).state_dict()),
             )
         ),
@@ -421,7 +422,7 @@ def test_a_fit_checkpoint_as_pretrained_loads_its_network(tmp_path: Path) -> Non
     main(synthetic("fit", tmp_path))
     (ckpt,) = (tmp_path / "out").rglob("last.ckpt")
     saved = torch.load(ckpt, weights_only=True)["state_dict"]
-    model = build_model("v2", 5, "w18_small_v1", width=8)
+    model = network("v2", 5, "w18_small_v1", width=8)
     report = load_pretrained(model, ckpt)
     assert str(report).startswith(f"loaded {len(report.loaded)} tensors from pretrained weights {ckpt}")
     assert "a hrnet-lit fit checkpoint, epoch 0, step 1, backbone preset=w18_small_v1, width=8" in str(report)

@@ -14,7 +14,8 @@ from hrnet_lit.tools.bench import BenchConfig, build_pair, format_table, paired_
 @pytest.mark.parametrize("head", ["v2", "cls"])
 def test_both_sides_compute_the_same_function(head: str) -> None:
     torch.manual_seed(0)
-    ours, reference = build_pair(BenchConfig(preset="w18_small_v1", head=head, num_classes=4))
+    task = "classification" if head == "cls" else "segmentation"
+    ours, reference = build_pair(BenchConfig(task=task, preset="w18_small_v1", head=head, num_classes=4))
     x = torch.randn(2, 3, 64, 96)
     with torch.no_grad():
         torch.testing.assert_close(ours.eval()(x), reference.eval()(x), rtol=0, atol=1e-5)

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 import timm
 import torch
+from networks import network
 from PIL import Image
 from safetensors.torch import save_file
 from timm.data.mixup import mixup_target
@@ -23,13 +24,13 @@ from hrnet_lit.classification import ClassificationTask
 from hrnet_lit.classification.data import ClassificationFolderDataModule, SyntheticClassesDataModule
 from hrnet_lit.classification.mixing import BatchMixing
 from hrnet_lit.cli import main
-from hrnet_lit.cli.app import parse_fit_args
 from hrnet_lit.common.checkpoint_file import read_checkpoint
 from hrnet_lit.errors import InputError
-from hrnet_lit.models import build_model, count_params, load_pretrained
+from hrnet_lit.models import count_params, load_pretrained
 from hrnet_lit.models.config import BackboneConfig
 from hrnet_lit.pose.task import PoseTask
 from hrnet_lit.segmentation import SegmentationTask
+from hrnet_lit.tools.fit_config import parse_fit_args
 
 ROOT = Path(__file__).resolve().parents[1]
 QUICKSTART = str(ROOT / "configs/classification/quickstart.yaml")
@@ -209,7 +210,7 @@ def test_timm_names_load_through_timm_with_a_local_file(tmp_path: Path, monkeypa
     reference = timm.create_model("hrnet_w18_small").eval()
     file = tmp_path / "model.safetensors"
     save_file(reference.state_dict(), str(file))
-    ours = build_model("cls", 1000, "w18_small_v1", upsample_mode="nearest").eval()
+    ours = network("cls", 1000, "w18_small_v1", upsample_mode="nearest").eval()
     report = load_pretrained(ours, f"timm:hrnet_w18_small.ms_in1k@{file}")
     assert "timm model 'hrnet_w18_small.ms_in1k'" in str(report) and not report.missing
     x = torch.randn(1, 3, 64, 64)

@@ -20,7 +20,8 @@ from hrnet_lit.detection.data import (
     RawSample,
     SyntheticBoxes,
 )
-from hrnet_lit.detection.detector import DetectorConfig, build_detector
+from hrnet_lit.detection.detector import DetectorConfig
+from hrnet_lit.detection.network import build_network as build_detector
 from hrnet_lit.detection.task import DetectionTask
 from hrnet_lit.errors import InputError
 from hrnet_lit.models import V2pHead

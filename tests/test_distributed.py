@@ -17,7 +17,7 @@ from torch import nn
 from hrnet_lit.cli import main
 from hrnet_lit.models.config import BackboneConfig
 from hrnet_lit.models.sync_norm import SyncBatchNorm2d, use_native_sync_batchnorm
-from hrnet_lit.segmentation import build_segmenter
+from hrnet_lit.segmentation.network import build_network as build_segmenter
 
 QUICKSTART = Path(__file__).parents[1] / "configs" / "quickstart.yaml"
 

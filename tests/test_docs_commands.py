@@ -24,8 +24,8 @@ from conftest import TINY_FIT
 from PIL import Image
 
 from hrnet_lit.cli import main
-from hrnet_lit.cli.lightning import parse_fit_args
 from hrnet_lit.segmentation import task as segmentation
+from hrnet_lit.tools.fit_config import parse_fit_args
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]

@@ -8,13 +8,18 @@ import numpy as np
 import onnxruntime
 import torch
 
-from hrnet_lit.models import build_model
+from hrnet_lit.detection.detector import DetectorConfig
+from hrnet_lit.detection.network import build_network as build_detector
+from hrnet_lit.models.config import BackboneConfig
 from hrnet_lit.tools.export import export_onnx
 
 
 def test_v2p_pyramid_round_trips_through_onnxruntime_at_an_odd_size(tmp_path: Path) -> None:
     torch.manual_seed(0)
-    model = build_model("v2p", 5, "w18_small_v1", width=4, num_blocks=(1, 1, 1, 1)).train()
+    backbone = BackboneConfig(preset="w18_small_v1", width=4, num_blocks=(1, 1, 1, 1))
+    detector = build_detector(backbone, "v2p", 5, DetectorConfig(fpn_channels=16))
+    model, _ = detector.onnx_part()  # the HRNet and its V2p pyramid (HRFPN, five levels)
+    model.train()
     path = export_onnx(model, tmp_path / "out" / "hrnet.onnx", input_size=(64, 64))
     assert model.training, "the caller's mode is restored"
     assert [p.name for p in path.parent.iterdir()] == ["hrnet.onnx"], "no temporary file left"

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 import torch
+from networks import network
 from torch import nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from hrnet_lit.models import FUSE_METHODS, HEAD_NAMES, HRNetModel, build_model
+from hrnet_lit.models import FUSE_METHODS, HEAD_NAMES, HRNetModel
 from hrnet_lit.models.fast import fuse_for_inference
 
 # Every structure (stage-1 projection, transitions, four-branch fusion) at the smallest size.
@@ -37,7 +38,7 @@ CASES = [(head, "sum") for head in HEAD_NAMES] + [("v2", m) for m in FUSE_METHOD
 @pytest.mark.parametrize(("head", "fuse_method"), CASES)
 def test_channels_last_end_to_end(head: str, fuse_method: str) -> None:
     torch.manual_seed(0)
-    model = with_running_stats(build_model(head, 5, fuse_method=fuse_method, **TINY))
+    model = with_running_stats(network(head, 5, fuse_method=fuse_method, **TINY))
     x = torch.randn(2, 3, 35, 41)
     with torch.no_grad():
         expected = outputs(model, x)
@@ -63,7 +64,7 @@ def _is_channels_last(t: torch.Tensor) -> bool:
 
 @pytest.mark.parametrize(("head", "fuse_method"), CASES)
 def test_fuse_for_inference_folds_every_batch_norm(head: str, fuse_method: str) -> None:
-    model = with_running_stats(build_model(head, 5, fuse_method=fuse_method, **TINY)).train()
+    model = with_running_stats(network(head, 5, fuse_method=fuse_method, **TINY)).train()
     fused = fuse_for_inference(model)
     assert not fused.training
     assert not [n for n, m in fused.named_modules() if isinstance(m, _BatchNorm)]
@@ -76,7 +77,7 @@ def test_fuse_for_inference_folds_every_batch_norm(head: str, fuse_method: str) 
 
 @pytest.mark.parametrize("norm", ["group", "sync_batch"])
 def test_fuse_for_inference_leaves_group_norm_and_folds_sync_batch_norm(norm: str) -> None:
-    model = with_running_stats(build_model("v2", 5, norm=norm, **TINY))
+    model = with_running_stats(network("v2", 5, norm=norm, **TINY))
     fused = fuse_for_inference(model)
     left = [m for m in fused.modules() if isinstance(m, nn.GroupNorm | _BatchNorm)]
     assert bool(left) == (norm == "group")
@@ -88,7 +89,7 @@ def test_fuse_for_inference_leaves_group_norm_and_folds_sync_batch_norm(norm: st
 def test_compiled_model_computes_the_same_function() -> None:
     """Inductor: one graph (no breaks), the same outputs."""
     torch.manual_seed(0)
-    model = with_running_stats(build_model("v2", 3, **TINY))
+    model = with_running_stats(network("v2", 3, **TINY))
     compiled = torch.compile(model, fullgraph=True)
     x = torch.randn(2, 3, 35, 41)
     with torch.no_grad():
@@ -99,8 +100,8 @@ def test_compiled_training_step_gives_the_same_gradients() -> None:
     """Whole-graph capture under autograd with the in-place sums and ReLUs functionalised
     (the `aot_eager` backend: what inductor receives, without its C++ build time)."""
     torch.manual_seed(0)
-    plain = build_model("v2", 3, **TINY)
-    traced = build_model("v2", 3, **TINY)
+    plain = network("v2", 3, **TINY)
+    traced = network("v2", 3, **TINY)
     traced.load_state_dict(plain.state_dict())
     compiled = torch.compile(traced, fullgraph=True, backend="aot_eager")
     x = torch.randn(2, 3, 35, 41)
@@ -111,7 +112,7 @@ def test_compiled_training_step_gives_the_same_gradients() -> None:
 
 
 def test_bf16_autocast_stays_close_to_fp32() -> None:
-    model = with_running_stats(build_model("v2", 5, **TINY))
+    model = with_running_stats(network("v2", 5, **TINY))
     x = torch.randn(2, 3, 64, 64)
     with torch.no_grad():
         expected = model(x)

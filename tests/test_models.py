@@ -5,13 +5,14 @@ from __future__ import annotations
 import pytest
 import timm
 import torch
+from networks import network
 
 from hrnet_lit.errors import InputError
 from hrnet_lit.models import (
     FUSE_METHODS,
     HEAD_NAMES,
     HRNet,
-    build_model,
+    V2pHead,
     count_macs,
     count_params,
     gmacs,
@@ -31,13 +32,13 @@ def test_parameter_counts_match_official_models(
     head: str, num_classes: int, preset: str, params: int
 ) -> None:
     with torch.device("meta"):
-        model = build_model(head, num_classes, preset)
+        model = network(head, num_classes, preset)
     assert count_params(model) == params
 
 
 def test_w48_segmentation_gmacs_match_paper() -> None:
     with torch.device("meta"):
-        model = build_model("v2", 19, "w48")
+        model = network("v2", 19, "w48")
     assert round(gmacs(count_macs(model, (1024, 2048))), 1) == 696.2
 
 
@@ -59,7 +60,7 @@ def test_backbone_equals_timm_features(preset: str) -> None:
 def test_classifier_equals_timm() -> None:
     torch.manual_seed(0)
     reference = timm.create_model("hrnet_w18", num_classes=10).eval()
-    ours = build_model("cls", 10, "w18", upsample_mode="nearest").eval()
+    ours = network("cls", 10, "w18", upsample_mode="nearest").eval()
     report = load_pretrained(ours, reference.state_dict())
     assert not report.missing and not report.skipped
     x = torch.randn(1, 3, 96, 64)
@@ -73,15 +74,10 @@ SMALL = {"preset": "w18_small_v1", "width": 8}
 @pytest.mark.parametrize("fuse_method", FUSE_METHODS)
 @pytest.mark.parametrize("head", HEAD_NAMES)
 def test_every_head_and_fuse_method_on_odd_sizes(head: str, fuse_method: str) -> None:
-    model = build_model(head, 5, fuse_method=fuse_method, **SMALL)
+    model = network(head, 5, fuse_method=fuse_method, **SMALL)
     x = torch.randn(2, 3, 97, 131, requires_grad=True)
     out = model(x)
-    if head == "v2p":
-        assert [o.shape for o in out] == [
-            (2, 256, (25 + s - 1) // s, (33 + s - 1) // s) for s in (1, 2, 4, 8, 16)
-        ]
-        loss = sum(o.mean() for o in out)
-    elif head == "cls":
+    if head == "cls":
         assert out.shape == (2, 5)
         loss = out.mean()
     else:
@@ -105,7 +101,33 @@ def test_small_presets_differ_beyond_width() -> None:
     v1, v2, w18 = (HRNet.from_preset(p) for p in ("w18_small_v1", "w18_small_v2", "w18"))
     assert (len(v1.stage3), len(v2.stage3), len(w18.stage3)) == (1, 3, 4)
     assert (len(v1.layer1), len(v2.layer1), len(w18.layer1)) == (1, 2, 4)
-    assert v1.out_channels == [16, 32, 64, 128] and w18.out_channels == [18, 36, 72, 144]
+    assert v1.feature_info.channels() == [16, 32, 64, 128] and w18.feature_info.channels() == [
+        18,
+        36,
+        72,
+        144,
+    ]
+
+
+def test_feature_info_describes_each_output_as_timm_does() -> None:
+    """Channels and stride of every output, from the module that computes it; a backbone fusing
+    into fewer branches (for a V1 head) describes only those."""
+    model = HRNet.from_preset("w18_small_v1", width=8)
+    outputs = model(torch.randn(1, 3, 64, 96))
+    assert [o.shape[1] for o in outputs] == model.feature_info.channels() == [8, 16, 32, 64]
+    assert [64 // o.shape[-2] for o in outputs] == model.feature_info.reduction() == [4, 8, 16, 32]
+    assert {f["module"] for f in model.feature_info} == {"stage4.0"}
+    assert dict(model.named_modules())["stage4.0"] is model.stage4[0]
+    assert HRNet.from_preset("w18_small_v1", width=8, num_outputs=1).feature_info.channels() == [8]
+
+
+def test_v2p_pyramid_over_the_backbone_on_odd_sizes() -> None:
+    backbone = HRNet.from_preset("w18_small_v1", width=8)
+    pyramid = V2pHead(backbone.feature_info.channels())
+    out = pyramid(backbone(torch.randn(2, 3, 97, 131)))
+    assert [o.shape for o in out] == [
+        (2, 256, (25 + s - 1) // s, (33 + s - 1) // s) for s in (1, 2, 4, 8, 16)
+    ]
 
 
 @pytest.mark.parametrize(
@@ -129,11 +151,11 @@ def test_unknown_preset_and_head_are_refused() -> None:
     with pytest.raises(ValueError, match="preset='w99'.*w18_small_v1"):
         HRNet.from_preset("w99")
     with pytest.raises(ValueError, match="head='v3'.*v2p"):
-        build_model("v3", 2)
+        network("v3", 2)
 
 
 def test_v1_backbone_fuses_only_into_the_high_resolution_branch() -> None:
-    v1, v2 = build_model("v1", 17, "w32"), build_model("v2", 19, "w32")
+    v1, v2 = network("v1", 17, "w32"), network("v2", 19, "w32")
     assert len(v1.backbone.stage4[-1].fuse_layers) == 1 and len(v2.backbone.stage4[-1].fuse_layers) == 4
     report = load_pretrained(v1, v2.backbone.state_dict())
     assert report.unused and all(k.startswith("stage4.2.fuse_layers.") for k in report.unused)
@@ -155,7 +177,7 @@ def test_grad_checkpointing_gives_the_same_gradients_and_norm_statistics() -> No
 
 def test_load_pretrained_is_strict_on_the_backbone(tmp_path) -> None:
     source = HRNet.from_preset("w18").state_dict()
-    model = build_model("v2", 19, "w18", fuse_method="concat")
+    model = network("v2", 19, "w18", fuse_method="concat")
     path = tmp_path / "hrnet_w18.pth"
     torch.save({"state_dict": {f"module.{k}": v for k, v in source.items()}}, path)
     report = load_pretrained(model, path)

@@ -10,10 +10,10 @@ import pytest
 from lightning.pytorch import LightningDataModule
 
 from hrnet_lit.cli import main
-from hrnet_lit.cli.app import parse_fit_args
 from hrnet_lit.cli.task_choice import import_class, task_command_line
 from hrnet_lit.common.task import HRNetTask
 from hrnet_lit.registry import TASKS as TASK_PATHS
+from hrnet_lit.tools.fit_config import parse_fit_args
 
 ROOT = Path(__file__).parents[1]
 TASK_CONFIGS = sorted(ROOT.glob("configs/*/quickstart.yaml"))

@@ -13,7 +13,7 @@ import torch
 from PIL import Image
 
 from hrnet_lit.cli import main
-from hrnet_lit.cli.app import parse_fit_args
+from hrnet_lit.tools.fit_config import parse_fit_args
 from hrnet_lit.tools.summary import summarize_fit_config
 
 pytestmark = pytest.mark.slow

@@ -29,7 +29,8 @@ from hrnet_lit.pose.data import COCOKeypointsDataModule, SyntheticPoseDataModule
 from hrnet_lit.pose.data.keypoints import COCO_JOINTS, COCO_SIGMAS
 from hrnet_lit.pose.loss import joints_mse
 from hrnet_lit.pose.metrics import PCK, COCOKeypointAP, oks_nms
-from hrnet_lit.pose.task import POSE_BACKBONE, PoseTask
+from hrnet_lit.pose.network import BACKBONE as POSE_BACKBONE
+from hrnet_lit.pose.task import PoseTask
 
 TINY = BackboneConfig(preset="w18_small_v1", width=8, upsample_mode="nearest")
 

@@ -15,15 +15,17 @@ import pytest
 import torch
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
+from networks import HEAD_TASK, network
 from torch import nn
 
 from hrnet_lit.errors import InputError
-from hrnet_lit.models import FUSE_METHODS, HEAD_NAMES, PRESET_NAMES, HRNet, build_model
+from hrnet_lit.models import FUSE_METHODS, HEAD_NAMES, PRESET_NAMES, HRNet, HRNetModel, V2pHead
 from hrnet_lit.models.blocks import BLOCK_NAMES, BLOCKS
 from hrnet_lit.models.config import BackboneConfig
 from hrnet_lit.models.fusion import UPSAMPLE_MODES
 from hrnet_lit.models.presets import preset_kwargs
-from hrnet_lit.segmentation.task import build_segmenter
+from hrnet_lit.segmentation.network import build_network as build_segmenter
+from hrnet_lit.tools.network_args import network_module
 
 # sync_batch is plain BatchNorm in a single process, which is all a unit test runs.
 NORM_NAMES = ("batch", "group", "sync_batch")
@@ -128,7 +130,13 @@ def image(batch: int, h: int, w: int) -> torch.Tensor:
 def test_any_valid_network_runs_forward_and_backward(
     config: BackboneConfig, head: str, k: int, batch: int, h: int, w: int
 ) -> None:
-    model = build_model(head, k, config.preset, **config.knobs())
+    if head == "v2p":  # the pyramid alone (HRFPN, a detector's neck); segmentation reads its finest level
+        backbone = config.build(head)
+        resize = {"upsample_mode": backbone.upsample_mode, "align_corners": backbone.align_corners}
+        pyramid = V2pHead(backbone.feature_info.channels(), **resize)
+        model: nn.Module = HRNetModel(backbone, pyramid)
+    else:
+        model = network(head, k, config.preset, **config.knobs())
     out, branches = run_and_backprop(model, image(batch, h, w))
     num_inputs = 1 if head == "v1" else 4
     assert [b.shape for b in branches] == branch_shapes(config, batch, h, w, num_inputs)
@@ -213,7 +221,7 @@ def names(knob: str) -> str:
 
 
 @fixed(max_examples=300)
-@given(backbone_configs(), invalid_knob(), st.sampled_from(["backbone", "network", "segmenter"]))
+@given(backbone_configs(), invalid_knob(), st.sampled_from(["backbone", "segmenter"]))
 def test_any_invalid_knob_fails_at_construction_naming_it(
     config: BackboneConfig, bad: tuple[str, Any], entry: str
 ) -> None:
@@ -223,8 +231,6 @@ def test_any_invalid_knob_fails_at_construction_naming_it(
     with pytest.raises(InputError, match=names(knob)):
         if entry == "backbone":
             HRNet(**knobs)
-        elif entry == "network":
-            build_model("v2", 3, config.preset, **knobs)
         else:
             build_segmenter(BackboneConfig(preset=config.preset, **knobs), "v2", 3)
 
@@ -236,8 +242,9 @@ tiny = BackboneConfig(preset="w18_small_v1", width=2, stage1_width=1, stem_width
 @fixed(max_examples=30)
 @given(bad_class_counts, st.sampled_from(HEAD_NAMES), st.sampled_from(SEG_HEADS))
 def test_invalid_class_counts_are_refused_by_every_head(k: Any, head: str, seg_head: str) -> None:
-    with pytest.raises(InputError, match=names("num_classes")):
-        build_model(head, k, **tiny.knobs())
+    output = network_module(HEAD_TASK[head]).OUTPUT_ARG  # a pose network's heatmaps are its joints
+    with pytest.raises(InputError, match=names(output)):
+        network(head, k, **tiny.knobs())
     with pytest.raises(InputError, match=names("num_classes")):
         build_segmenter(tiny, seg_head, k)
 
@@ -246,11 +253,11 @@ def test_invalid_class_counts_are_refused_by_every_head(k: Any, head: str, seg_h
 @given(unknown(HEAD_NAMES), unknown(PRESET_NAMES).filter(lambda p: p is not None))
 def test_unknown_head_and_preset_names_are_refused(head: Any, preset: Any) -> None:
     with pytest.raises(InputError, match=names("head")):
-        build_model(head, 3, **tiny.knobs())
+        network(head, 3, **tiny.knobs())
     with pytest.raises(InputError, match=names("head")):
         build_segmenter(tiny, head, 3)
     with pytest.raises(InputError, match=names("preset")):
-        build_model("v2", 3, preset, **tiny.knobs())
+        network("v2", 3, preset, **tiny.knobs())
 
 
 def test_segmenter_refuses_the_classification_head() -> None:
@@ -261,4 +268,4 @@ def test_segmenter_refuses_the_classification_head() -> None:
 
 def test_zero_classes_is_refused() -> None:
     with pytest.raises(InputError, match="num_classes=0 must be a positive integer"):
-        build_model("v2", num_classes=0)
+        network("v2", num_classes=0)

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from hrnet_lit.cli import main
-from hrnet_lit.cli.app import parse_fit_args
+from hrnet_lit.tools.fit_config import parse_fit_args
 
 CONFIGS = sorted(Path(__file__).parents[1].glob("configs/*.yaml"))
 
@@ -26,12 +26,14 @@ def test_summary_of_the_paper_w48_segmentation_network(capsys: pytest.CaptureFix
 
 
 def test_summary_takes_backbone_knobs(capsys: pytest.CaptureFixture[str]) -> None:
-    base = summary(capsys, "--preset=w18", "--head=cls", "--num_classes=1000", "--input_size=[224,224]")
+    cls = ("--task=classification", "--head=cls")
+    base = summary(capsys, *cls, "--preset=w18", "--num_classes=1000", "--input_size=[224,224]")
     wider = summary(
-        capsys, "--preset=w18", "--width=40", "--head=cls", "--input_size=[224,224]", "--num_classes=1000"
+        capsys, *cls, "--preset=w18", "--width=40", "--num_classes=1000", "--input_size=[224,224]"
     )
     concat = summary(
         capsys,
+        "--task=classification",
         "--preset=w18",
         "--fuse_method=concat",
         "--head=cls",

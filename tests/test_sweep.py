@@ -19,8 +19,8 @@ import optuna
 import pytest
 import yaml
 
-from hrnet_lit.cli.app import parse_fit_args
 from hrnet_lit.cli.task_choice import import_class
+from hrnet_lit.tools.fit_config import parse_fit_args
 from hrnet_lit.tools.sweep.cli import main
 from hrnet_lit.tools.sweep.runs import Objective, check_flags, fit_args, placement
 from hrnet_lit.tools.sweep.spec import SweepError, load_sweep, make_pruner

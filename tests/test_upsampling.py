@@ -7,11 +7,12 @@ import pytest
 import torch
 import torch.nn.functional as F
 import yaml
+from networks import network
 
-from hrnet_lit.cli.app import parse_fit_args
-from hrnet_lit.models import V2Head, V2pHead, build_model
+from hrnet_lit.models import V2Head, V2pHead
 from hrnet_lit.models.config import BackboneConfig
 from hrnet_lit.segmentation import SegmentationTask
+from hrnet_lit.tools.fit_config import parse_fit_args
 
 CONFIGS = Path(__file__).parents[1] / "configs"
 
@@ -46,7 +47,7 @@ def test_v2_head_nearest() -> None:
 
 def test_networks_take_the_backbone_setting() -> None:
     for head in ("v2", "v2p"):
-        model = build_model(head, 3, "w18_small_v1", width=8, align_corners=True, upsample_mode="bilinear")
+        model = network(head, 3, "w18_small_v1", width=8, align_corners=True, upsample_mode="bilinear")
         concat = model.head if head == "v2" else model.head.concat
         assert concat.align_corners and concat.upsample_mode == "bilinear"
     seg = SegmentationTask.build_network(BackboneConfig(preset="w18_small_v1", width=8, align_corners=True))

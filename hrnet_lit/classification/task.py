@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Any
 
 import numpy as np
 import torch
@@ -14,29 +14,18 @@ from torch import nn
 from torchmetrics import MetricCollection
 from torchmetrics.classification import MulticlassAccuracy
 
+from hrnet_lit.classification import network
 from hrnet_lit.classification.contract import CLASSIFICATION_CONTRACT
 from hrnet_lit.classification.mixing import BatchMixing
+from hrnet_lit.classification.network import ClsHeadName
 from hrnet_lit.common.atomic import atomic_path
 from hrnet_lit.common.normalize import denormalize
 from hrnet_lit.common.task import HRNetTask
 from hrnet_lit.errors import InputError
-from hrnet_lit.models import ClsHead, HRNetModel
 from hrnet_lit.models.config import BackboneConfig
 
-ClsHeadName = Literal["cls"]
 Batch = tuple[torch.Tensor, torch.Tensor]  # images N x 3 x H x W, labels N
 TOP_K = 5  # classes written per image by `predict`, and the k of val/top5
-
-# The official classification network fuses with nearest upsampling (the segmentation one bilinearly).
-CLASSIFIER_BACKBONE = BackboneConfig(upsample_mode="nearest")
-
-
-def build_classifier(backbone: BackboneConfig, head: ClsHeadName, num_classes: int) -> HRNetModel:
-    """Backbone + HRNet-C head (incre / downsample / final layers, pool, K-way linear)."""
-    if head not in get_args(ClsHeadName):
-        raise InputError(f"head={head!r} is not a classification head; choose one of {get_args(ClsHeadName)}")
-    net = backbone.build(head)
-    return HRNetModel(net, ClsHead(net.out_channels, num_classes, net.norm))
 
 
 def caption(rgb: np.ndarray, text: str) -> np.ndarray:
@@ -77,20 +66,13 @@ class ClassificationTask(HRNetTask):
     monitor = "val/top1"
     default_data = "hrnet_lit.classification.data.SyntheticClassesDataModule"
 
-    @classmethod
-    def build_network(
-        cls,
-        backbone: BackboneConfig = CLASSIFIER_BACKBONE,
-        head: ClsHeadName = "cls",
-        num_classes: int = 1000,
-    ) -> HRNetModel:
-        return build_classifier(backbone, head, num_classes)
+    build_network = staticmethod(network.build_network)
 
     def __init__(
         self,
-        backbone: BackboneConfig = CLASSIFIER_BACKBONE,
-        head: ClsHeadName = "cls",
-        num_classes: int = 1000,
+        backbone: BackboneConfig = network.BACKBONE,
+        head: ClsHeadName = network.HEAD,
+        num_classes: int = network.NUM_CLASSES,
         class_names: list[str] | None = None,
         label_smoothing: float = 0.0,
         mixup_alpha: float = 0.0,

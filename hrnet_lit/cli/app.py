@@ -7,14 +7,11 @@ The task and its data module are chosen before the parser is built (`hrnet_lit.c
 
 from __future__ import annotations
 
-import dataclasses
 import sys
-import typing
 import warnings
 from functools import partial
 from typing import Any
 
-from jsonargparse import Namespace
 from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
 from lightning.pytorch import LightningDataModule, Trainer
 from lightning.pytorch.callbacks import ModelCheckpoint
@@ -26,8 +23,7 @@ from hrnet_lit.callbacks.prediction_writer import PredictionWriter
 from hrnet_lit.callbacks.run_config import SaveRunConfig
 from hrnet_lit.cli.checkpoint import CheckpointFit, check_built_model, checkpoint_defaults
 from hrnet_lit.cli.messages import HRNetArgumentParser
-from hrnet_lit.cli.task_choice import import_class, task_arg, task_command_line
-from hrnet_lit.common.task import HRNetTask
+from hrnet_lit.cli.task_choice import task_arg, task_command_line
 
 TRAINER_DEFAULTS = {
     "default_root_dir": "outputs",
@@ -115,31 +111,3 @@ def lightning_cli(
         args=args,
         run=run,
     )
-
-
-class _ParseOnlyCLI(HRNetCLI):
-    def instantiate_classes(self) -> None:
-        """Parse and validate, build nothing (no Trainer, no devices, no data)."""
-
-
-def parse_fit_args(argv: list[str]) -> Namespace:
-    """The resolved fit config (config files, then flags) of `hrnet-lit fit <argv>`, without building it.
-
-    Raises SystemExit with jsonargparse's message naming the key when a flag or value is rejected.
-    """
-    return lightning_cli(argv, run=False, cls=_ParseOnlyCLI).config
-
-
-def config_network(config: Namespace) -> tuple[type[HRNetTask], dict[str, Any], LightningDataModule]:
-    """The task class, its `architecture` arguments (filled from the data module as a fit would) and
-    the data module of a parsed fit config: what `summary` and `export` build a network from,
-    without a Trainer and without the task's metrics, losses and weights."""
-    task = import_class(config.model.class_path)
-    data = import_class(config.data.class_path)(**vars(config.data.get("init_args") or Namespace()))
-    given = {**vars(config.model.init_args), **{k: task_arg(k, data) for k in task.data_args}}
-    hints = typing.get_type_hints(task.build_network)
-    arch = {k: given[k] for k in task.architecture if k in given}
-    for key, value in arch.items():  # groups of knobs (a BackboneConfig) parse as namespaces
-        if isinstance(value, Namespace) and dataclasses.is_dataclass(hints.get(key)):
-            arch[key] = hints[key](**vars(value))
-    return task, arch, data

@@ -25,7 +25,7 @@ from hrnet_lit.cli.task_choice import names_class
 from hrnet_lit.common.checkpoint_file import read_checkpoint
 from hrnet_lit.errors import InputError
 from hrnet_lit.models.hrnet import HRNet
-from hrnet_lit.models.presets import preset_kwargs
+from hrnet_lit.models.presets import merge_preset
 
 # Backbone knobs that leave the parameters and the function they compute unchanged.
 RUNTIME_BACKBONE_KNOBS = ("grad_checkpointing",)
@@ -178,9 +178,8 @@ def _resolved(backbone: dict[str, Any]) -> dict[str, Any]:
         for name, p in inspect.signature(HRNet).parameters.items()
         if p.default is not inspect.Parameter.empty
     }
-    knobs = {k: v for k, v in backbone.items() if v is not None and k not in RUNTIME_BACKBONE_KNOBS}
-    preset = knobs.pop("preset", None)
-    resolved = {**defaults, **(preset_kwargs(preset) if preset else {}), **knobs}
+    knobs = {k: v for k, v in backbone.items() if k not in RUNTIME_BACKBONE_KNOBS and k != "preset"}
+    resolved = {**defaults, **merge_preset(backbone.get("preset") or None, knobs)}
     if resolved.get("norm") in _SAME_WEIGHTS_NORMS:
         resolved["norm"] = "batch"
     return _plain(resolved)

@@ -81,6 +81,10 @@ class HRNetTask(pl.LightningModule):
     every other argument (evaluation scales, flip, window, channels_last, compile, loss, optimizer
     and schedule) can change when evaluating or resuming, and the config and flags win."""
 
+    output_arg: ClassVar[str] = "num_classes"
+    """The init argument that sizes the output space (classes; a pose task's joints), which the tools'
+    `--num_classes` flag sets for every task."""
+
     contract: ClassVar[DataContract[TaskData]] = DataContract(TaskData)
     """What the task needs from its data module, checked at `setup`."""
     data_args: ClassVar[tuple[str, ...]] = contract.task_args
@@ -139,7 +143,8 @@ class HRNetTask(pl.LightningModule):
 
     @classmethod
     def build_network(cls, **arch: Any) -> nn.Module:
-        """The task's network from its `architecture` init arguments."""
+        """The task's network from its `architecture` init arguments: the one builder of it, which
+        `__init__` and the tools call alike (its defaults are `__init__`'s, not written twice)."""
         raise NotImplementedError(f"{cls.__qualname__} does not define build_network")
 
     def write_predictions(self, prediction: Any, folder: Path, writer: Any) -> None:

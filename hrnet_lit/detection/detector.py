@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from dataclasses import asdict, dataclass
-from typing import Any, Literal, get_args
+from typing import Any, Literal
 
 import torch
 from torch import nn
@@ -21,12 +21,10 @@ from torchvision.ops import MultiScaleRoIAlign
 from hrnet_lit.common.normalize import IMAGENET_MEAN, IMAGENET_STD
 from hrnet_lit.errors import InputError
 from hrnet_lit.models import checks
-from hrnet_lit.models.config import BackboneConfig
 from hrnet_lit.models.heads import V1Head, V2Head, V2pHead
 from hrnet_lit.models.hrnet import HRNet
 
 DetHead = Literal["v2p", "v1", "v2"]
-DET_HEADS: tuple[str, ...] = get_args(DetHead)
 
 # The official anchors: one size per level, 8 x its stride (4 ... 64), three aspect ratios.
 ANCHOR_SIZES: tuple[int, ...] = (32, 64, 128, 256, 512)
@@ -51,11 +49,11 @@ class HRNetPyramid(nn.Module):
         self.backbone = backbone
         # V2 / V2p upsample as the backbone's fusions do (the official single ALIGN_CORNERS setting).
         resize = {"upsample_mode": backbone.upsample_mode, "align_corners": backbone.align_corners}
+        channels = backbone.feature_info.channels()
         if head == "v2p":
-            self.head: nn.Module = V2pHead(backbone.out_channels, out_channels, 5, **resize)
+            self.head: nn.Module = V2pHead(channels, out_channels, 5, **resize)
             self.reduce: nn.Module = nn.Identity()
         else:
-            channels = backbone.out_channels
             self.head = V1Head(channels) if head == "v1" else V2Head(channels, **resize)
             self.reduce = nn.Conv2d(self.head.out_channels, out_channels, 1)
         self.out_channels = out_channels
@@ -111,13 +109,43 @@ class DetectorConfig:
 
 
 class HRNetFasterRCNN(FasterRCNN):
-    """torchvision's Faster R-CNN, plus what the tools need from a two-stage detector.
+    """torchvision's Faster R-CNN over an `HRNetPyramid` with the official anchors and RoIAlign (7x7,
+    sampling ratio 2), plus what the tools need from a two-stage detector.
+
+    `num_classes` counts object classes; torchvision adds the background class 0. Images go in as
+    0-1 floats of any size: the detector's own transform resizes them (`detector.min_size`,
+    `max_size`) and normalises them with the ImageNet statistics, as the backbone's pretrained
+    weights expect.
 
     On the meta device (where `summary` counts the cost) the data-dependent steps (proposal
     selection, NMS, RoIAlign's level assignment) cannot run; `forward` then runs every layer as a
     test image does, the box head on the `rpn_post_nms_top_n_test` proposals a test image keeps at
     most, and returns no detections. ONNX covers the dense part only (`onnx_part`).
     """
+
+    def __init__(self, pyramid: HRNetPyramid, num_classes: int, detector: DetectorConfig) -> None:
+        checks.positive_int("num_classes", num_classes)
+        detector.check()
+        knobs = asdict(detector)
+        width, fc_width = knobs.pop("fpn_channels"), knobs.pop("box_head_width")
+        if pyramid.num_levels > 1:
+            levels = len(ANCHOR_SIZES)
+            anchors = AnchorGenerator(tuple((s,) for s in ANCHOR_SIZES), (ASPECT_RATIOS,) * levels)
+            roi_levels = [str(k) for k in range(ROI_LEVELS)]
+        else:
+            anchors = AnchorGenerator((ANCHOR_SIZES,), (ASPECT_RATIOS,))
+            roi_levels = ["0"]
+        super().__init__(
+            pyramid,
+            image_mean=list(IMAGENET_MEAN),
+            image_std=list(IMAGENET_STD),
+            rpn_anchor_generator=anchors,
+            box_roi_pool=MultiScaleRoIAlign(roi_levels, output_size=7, sampling_ratio=2),
+            box_head=TwoMLPHead(width * 7 * 7, fc_width),
+            box_predictor=FastRCNNPredictor(fc_width, num_classes + 1),
+            size_divisible=SIZE_DIVISIBLE,
+            **knobs,
+        )
 
     def forward(self, images: Any, targets: Any = None) -> Any:
         if not self.training and _on_meta(images):
@@ -162,39 +190,3 @@ class DensePart(nn.Module):
 def _on_meta(images: Any) -> bool:
     first = images if isinstance(images, torch.Tensor) else next(iter(images), None)
     return isinstance(first, torch.Tensor) and first.device.type == "meta"
-
-
-def build_detector(
-    backbone: BackboneConfig, head: DetHead, num_classes: int, detector: DetectorConfig = DetectorConfig()
-) -> HRNetFasterRCNN:
-    """Faster R-CNN over `HRNetPyramid`: the official anchors and RoIAlign (7x7, sampling ratio 2).
-
-    `num_classes` counts object classes; torchvision adds the background class 0. Images go in as
-    0-1 floats of any size: the detector's own transform resizes them (`detector.min_size`,
-    `max_size`) and normalises them with the ImageNet statistics, as the backbone's pretrained
-    weights expect.
-    """
-    if head not in DET_HEADS:
-        raise InputError(f"head={head!r} is not a detection head; choose one of {DET_HEADS}")
-    checks.positive_int("num_classes", num_classes)
-    detector.check()
-    knobs = asdict(detector)
-    width, fc_width = knobs.pop("fpn_channels"), knobs.pop("box_head_width")
-    pyramid = HRNetPyramid(backbone.build(head), head, width)
-    if head == "v2p":
-        anchors = AnchorGenerator(tuple((s,) for s in ANCHOR_SIZES), (ASPECT_RATIOS,) * len(ANCHOR_SIZES))
-        roi_levels = [str(k) for k in range(ROI_LEVELS)]
-    else:
-        anchors = AnchorGenerator((ANCHOR_SIZES,), (ASPECT_RATIOS,))
-        roi_levels = ["0"]
-    return HRNetFasterRCNN(
-        pyramid,
-        image_mean=list(IMAGENET_MEAN),
-        image_std=list(IMAGENET_STD),
-        rpn_anchor_generator=anchors,
-        box_roi_pool=MultiScaleRoIAlign(roi_levels, output_size=7, sampling_ratio=2),
-        box_head=TwoMLPHead(width * 7 * 7, fc_width),
-        box_predictor=FastRCNNPredictor(fc_width, num_classes + 1),
-        size_divisible=SIZE_DIVISIBLE,
-        **knobs,
-    )

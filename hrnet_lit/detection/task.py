@@ -11,14 +11,14 @@ import torch
 from PIL import Image
 from torch import nn
 from torchmetrics.detection import MeanAveragePrecision
-from torchvision.models.detection import FasterRCNN
 from torchvision.utils import draw_bounding_boxes
 
 from hrnet_lit.common.atomic import atomic_path, save_atomically
 from hrnet_lit.common.palette import make_palette
 from hrnet_lit.common.task import HRNetTask
+from hrnet_lit.detection import network
 from hrnet_lit.detection.contract import DETECTION_CONTRACT
-from hrnet_lit.detection.detector import DetectorConfig, DetHead, build_detector
+from hrnet_lit.detection.detector import DetectorConfig, DetHead
 from hrnet_lit.errors import InputError
 from hrnet_lit.models.config import BackboneConfig
 
@@ -67,24 +67,16 @@ class DetectionTask(HRNetTask):
     monitor = "val/mAP"
     default_data = "hrnet_lit.detection.data.SyntheticDetectionDataModule"
 
-    @classmethod
-    def build_network(
-        cls,
-        backbone: BackboneConfig = BackboneConfig(),
-        head: DetHead = "v2p",
-        num_classes: int = 80,
-        detector: DetectorConfig = DetectorConfig(),
-    ) -> FasterRCNN:
-        return build_detector(backbone, head, num_classes, detector)
+    build_network = staticmethod(network.build_network)
 
     def __init__(
         self,
-        backbone: BackboneConfig = BackboneConfig(),
-        head: DetHead = "v2p",
-        num_classes: int = 80,
+        backbone: BackboneConfig = network.BACKBONE,
+        head: DetHead = network.HEAD,
+        num_classes: int = network.NUM_CLASSES,
         class_names: list[str] | None = None,
         category_ids: list[int] | None = None,
-        detector: DetectorConfig = DetectorConfig(),
+        detector: DetectorConfig = network.DETECTOR,
         map_backend: MapBackend = "faster_coco_eval",
         draw_score_thresh: float = 0.5,
         warmup_steps: int = 0,

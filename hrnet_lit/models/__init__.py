@@ -3,8 +3,8 @@
 from hrnet_lit.models.complexity import count_macs, count_params, gmacs
 from hrnet_lit.models.fusion import FUSE_METHODS, FuseMethod, UpsampleMode
 from hrnet_lit.models.heads import HEAD_NAMES, ClsHead, HeadName, V1Head, V2Head, V2pHead, build_head
-from hrnet_lit.models.hrnet import HighResolutionModule, HRNet
-from hrnet_lit.models.network import HRNetModel, build_backbone, build_model
+from hrnet_lit.models.hrnet import FeatureInfo, HighResolutionModule, HRNet
+from hrnet_lit.models.network import HRNetModel
 from hrnet_lit.models.presets import PRESET_NAMES, PresetName
 from hrnet_lit.models.task_layers import PixelClassifier
 from hrnet_lit.models.weights import LoadReport, load_pretrained
@@ -14,6 +14,7 @@ __all__ = [
     "HEAD_NAMES",
     "PRESET_NAMES",
     "ClsHead",
+    "FeatureInfo",
     "FuseMethod",
     "HRNet",
     "HRNetModel",
@@ -26,9 +27,7 @@ __all__ = [
     "V1Head",
     "V2Head",
     "V2pHead",
-    "build_backbone",
     "build_head",
-    "build_model",
     "count_macs",
     "count_params",
     "gmacs",

@@ -7,10 +7,9 @@ from typing import Any
 
 from hrnet_lit.models.blocks import BlockName, NormName
 from hrnet_lit.models.fusion import FuseMethod, UpsampleMode
-from hrnet_lit.models.heads import HeadName
+from hrnet_lit.models.heads import HeadName, head_class
 from hrnet_lit.models.hrnet import HRNet
-from hrnet_lit.models.network import build_backbone
-from hrnet_lit.models.presets import PresetName
+from hrnet_lit.models.presets import PresetName, merge_preset
 
 
 @dataclass(frozen=True)
@@ -52,4 +51,5 @@ class BackboneConfig:
         return {k: v for k, v in asdict(self).items() if k != "preset" and v is not None}
 
     def build(self, head: HeadName) -> HRNet:
-        return build_backbone(head, self.preset, **self.knobs())
+        """The HRNet whose last module fuses into exactly the branches that `head` reads."""
+        return HRNet(**merge_preset(self.preset, self.knobs()), num_outputs=head_class(head).num_inputs)

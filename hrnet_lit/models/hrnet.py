@@ -36,7 +36,19 @@ from hrnet_lit.models.fusion import (
     make_merge,
     resize,
 )
-from hrnet_lit.models.presets import preset_kwargs
+from hrnet_lit.models.presets import merge_preset
+
+
+class FeatureInfo(list[dict[str, Any]]):
+    """What each output of the backbone is, as timm describes a feature extractor's: per output its
+    channels (`num_chs`), stride (`reduction`) and the module that computes it (`module`), so that
+    heads and detectors are sized from it rather than from a convention of their own."""
+
+    def channels(self) -> list[int]:
+        return [f["num_chs"] for f in self]
+
+    def reduction(self) -> list[int]:
+        return [f["reduction"] for f in self]
 
 
 class HighResolutionModule(nn.Module):
@@ -149,12 +161,16 @@ class HRNet(nn.Module):
                 )
             setattr(self, f"stage{s}", nn.Sequential(*modules))
             previous = channels
-        self.out_channels: list[int] = previous[:num_outputs]
+        last = f"stage4.{num_modules[3] - 1}"
+        self.feature_info = FeatureInfo(
+            {"num_chs": c, "reduction": 4 * 2**i, "module": last}
+            for i, c in enumerate(previous[:num_outputs])
+        )
 
     @classmethod
     def from_preset(cls, name: str, **overrides: Any) -> HRNet:
         """A paper variant (`w18_small_v1`, ..., `w64`) with any knob overridden."""
-        return cls(**{**preset_kwargs(name), **overrides})
+        return cls(**merge_preset(name, overrides))
 
     def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
         """x: N x 3 x H x W (any H, W) -> maps at 1/4, 1/8, 1/16, 1/32 (ceil-rounded)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Literal, get_args
 
 from hrnet_lit.errors import InputError
@@ -37,3 +38,11 @@ def preset_kwargs(name: str) -> dict[str, Any]:
     if not isinstance(name, str) or name not in PRESETS:
         raise InputError(f"preset={name!r} is not a known HRNet variant; choose one of {PRESET_NAMES}")
     return dict(PRESETS[name])
+
+
+def merge_preset(preset: str | None, knobs: Mapping[str, Any]) -> dict[str, Any]:
+    """HRNet constructor arguments: the preset's (none without one), each knob that is not None
+    overriding them. The one merge that building, configs and checkpoint comparisons share, so that
+    they cannot disagree on which network a preset and knobs name."""
+    given = {k: v for k, v in knobs.items() if v is not None}
+    return {**(preset_kwargs(preset) if preset is not None else {}), **given}

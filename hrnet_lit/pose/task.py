@@ -6,7 +6,7 @@ import json
 from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Any
 
 import numpy as np
 import torch
@@ -16,9 +16,8 @@ from hrnet_lit.common.atomic import atomic_path, save_atomically
 from hrnet_lit.common.normalize import denormalize
 from hrnet_lit.common.task import HRNetTask
 from hrnet_lit.errors import InputError
-from hrnet_lit.models import HRNetModel, V1Head, V2Head
 from hrnet_lit.models.config import BackboneConfig
-from hrnet_lit.models.task_layers import heatmap_layer
+from hrnet_lit.pose import network
 from hrnet_lit.pose.codec import (
     Decode,
     HeatmapCodec,
@@ -31,26 +30,12 @@ from hrnet_lit.pose.codec import (
 from hrnet_lit.pose.contract import POSE_CONTRACT, PoseData
 from hrnet_lit.pose.loss import joints_mse
 from hrnet_lit.pose.metrics import PCK, COCOKeypointAP
+from hrnet_lit.pose.network import PoseHead
 
-PoseHead = Literal["v1", "v2"]
 Batch = dict[str, torch.Tensor]
 
-# The official pose network fuses with nearest upsampling (the segmentation one bilinearly).
-POSE_BACKBONE = BackboneConfig(upsample_mode="nearest")
 LOGGED = ("AP", "AP50", "AP75", "AR")
 _LEFT, _RIGHT, _MIDDLE = (235, 60, 40), (40, 90, 235), (60, 190, 70)
-
-
-def build_pose_network(backbone: BackboneConfig, head: PoseHead, num_joints: int) -> HRNetModel:
-    """Backbone + head + the official 1x1 `final_layer` to one heatmap per joint at 1/4 of the input.
-    `v1` is the official network; `v2` (all branches upsampled and concatenated) is for ablations."""
-    if head not in get_args(PoseHead):
-        raise InputError(f"model.head={head!r} is not a pose head; choose one of {get_args(PoseHead)}")
-    net = backbone.build(head)
-    rep = V1Head(net.out_channels) if head == "v1" else V2Head(
-        net.out_channels, backbone.upsample_mode, backbone.align_corners
-    )  # fmt: skip
-    return HRNetModel(net, rep, heatmap_layer(rep.out_channels, num_joints))
 
 
 def linked_codec(codec: Any, decode: Decode | None) -> dict[str, Any]:
@@ -90,6 +75,7 @@ class PoseTask(HRNetTask):
     """
 
     architecture = ("backbone", "head", "num_joints")
+    output_arg = network.OUTPUT_ARG
     kind = "pose"
     contract = POSE_CONTRACT
     data_args = contract.task_args
@@ -97,17 +83,13 @@ class PoseTask(HRNetTask):
     monitor = "val/AP"
     default_data = "hrnet_lit.pose.data.SyntheticPoseDataModule"
 
-    @classmethod
-    def build_network(
-        cls, backbone: BackboneConfig = POSE_BACKBONE, head: PoseHead = "v1", num_joints: int = 17
-    ) -> HRNetModel:
-        return build_pose_network(backbone, head, num_joints)
+    build_network = staticmethod(network.build_network)
 
     def __init__(
         self,
-        backbone: BackboneConfig = POSE_BACKBONE,
-        head: PoseHead = "v1",
-        num_joints: int = 17,
+        backbone: BackboneConfig = network.BACKBONE,
+        head: PoseHead = network.HEAD,
+        num_joints: int = network.NUM_JOINTS,
         joint_names: list[str] | None = None,
         flip_pairs: list[list[int]] | None = None,
         sigmas: list[float] | None = None,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Any
 
 import numpy as np
 import torch
@@ -14,37 +14,15 @@ from torchmetrics.classification import MulticlassAccuracy, MulticlassJaccardInd
 from hrnet_lit.common.normalize import denormalize
 from hrnet_lit.common.task import HRNetTask
 from hrnet_lit.errors import InputError
-from hrnet_lit.models import HRNetModel, PixelClassifier, V2pHead, build_head
 from hrnet_lit.models.config import BackboneConfig
-from hrnet_lit.models.task_layers import FinestLevel
+from hrnet_lit.segmentation import network
 from hrnet_lit.segmentation.contract import SEGMENTATION_CONTRACT, SegmentationData
 from hrnet_lit.segmentation.inference import predict_probs, upsample
 from hrnet_lit.segmentation.loss import SegmentationLoss
+from hrnet_lit.segmentation.network import SegHead
 from hrnet_lit.segmentation.writer import colour, write_masks
 
-SegHead = Literal["v1", "v2", "v2p"]
 Batch = tuple[torch.Tensor, torch.Tensor]  # images N x 3 x H x W, labels N x H x W
-
-
-def build_segmenter(backbone: BackboneConfig, head: SegHead, num_classes: int) -> HRNetModel:
-    """Backbone + representation head + the official `last_layer` classifier (at 1/4 resolution).
-
-    V2p is classified on its finest (stride-4) level, so only that level is built. The heads upsample
-    with the backbone's `upsample_mode` / `align_corners`, and so does the task (logits to the labels).
-    """
-    if head not in get_args(SegHead):
-        raise InputError(f"head={head!r} is not a segmentation head; choose one of {get_args(SegHead)}")
-    net = backbone.build(head)
-    resize = {"upsample_mode": net.upsample_mode, "align_corners": net.align_corners}
-    if head == "v2p":
-        rep: nn.Module = V2pHead(net.out_channels, num_levels=1, **resize)
-        classifier: nn.Module = nn.Sequential(
-            FinestLevel(), PixelClassifier(rep.out_channels, num_classes, net.norm)
-        )
-    else:
-        rep = build_head(head, net.out_channels, **resize)
-        classifier = PixelClassifier(rep.out_channels, num_classes, net.norm)
-    return HRNetModel(net, rep, classifier)
 
 
 def check_eval_knobs(
@@ -90,17 +68,13 @@ class SegmentationTask(HRNetTask):
     monitor = "val/mIoU"
     default_data = "hrnet_lit.segmentation.data.SyntheticDataModule"
 
-    @classmethod
-    def build_network(
-        cls, backbone: BackboneConfig = BackboneConfig(), head: SegHead = "v2", num_classes: int = 19
-    ) -> HRNetModel:
-        return build_segmenter(backbone, head, num_classes)
+    build_network = staticmethod(network.build_network)
 
     def __init__(
         self,
-        backbone: BackboneConfig = BackboneConfig(),
-        head: SegHead = "v2",
-        num_classes: int = 19,
+        backbone: BackboneConfig = network.BACKBONE,
+        head: SegHead = network.HEAD,
+        num_classes: int = network.NUM_CLASSES,
         class_names: list[str] | None = None,
         ignore_index: int = 255,
         class_weights: list[float] | None = None,

@@ -5,11 +5,11 @@ package each still load. New code imports from the task packages."""
 import importlib
 import sys
 
-from hrnet_lit.classification import ClassificationTask, build_classifier
+from hrnet_lit.classification import ClassificationTask
 from hrnet_lit.common.task import HRNetTask
 from hrnet_lit.detection import DetectionTask
 from hrnet_lit.pose import PoseTask
-from hrnet_lit.segmentation import SegmentationTask, build_segmenter
+from hrnet_lit.segmentation import SegmentationTask
 
 MOVED = {
     "base": "hrnet_lit.common.task",
@@ -33,6 +33,4 @@ __all__ = [
     "HRNetTask",
     "PoseTask",
     "SegmentationTask",
-    "build_classifier",
-    "build_segmenter",
 ]

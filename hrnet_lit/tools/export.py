@@ -10,7 +10,13 @@ from jsonargparse import ArgumentParser
 from torch import nn
 
 from hrnet_lit.common.atomic import atomic_path
-from hrnet_lit.tools.network_args import NetworkArgs, add_network_arguments, split_own_flags, uses_fit_config
+from hrnet_lit.tools.network_args import (
+    NetworkArgs,
+    add_network_arguments,
+    named_task,
+    split_own_flags,
+    uses_fit_config,
+)
 
 
 def export_onnx(
@@ -48,10 +54,11 @@ def export_onnx(
     return output
 
 
-def parser(with_network: bool = True) -> ArgumentParser:
+def parser(task: str | None = None) -> ArgumentParser:
+    """The command's flags; with a `task`, also the flags naming a fresh network of it."""
     p = ArgumentParser(prog="hrnet-lit export", description=__doc__)
-    if with_network:
-        add_network_arguments(p)
+    if task is not None:
+        add_network_arguments(p, task)
     p.add_argument("--ckpt_path", type=Path | None, default=None, help="a checkpoint of `hrnet-lit fit`")
     p.add_argument("--input_size", type=tuple[int, int], default=(512, 512), help="H, W of the example")
     p.add_argument("--opset", type=int | None, default=None, help="ONNX opset (exporter default if unset)")
@@ -91,10 +98,10 @@ def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[2:] if argv is None else argv
     if uses_fit_config(argv, also=("--ckpt_path=",)):
         own, fit_args = split_own_flags(argv, ("--ckpt_path=", "--input_size=", "--opset=", "--output="))
-        args = parser(with_network=False).parse_args(own)
+        args = parser().parse_args(own)
         model = trained_network(args.ckpt_path, fit_args)
     else:
-        args = parser().parse_args(argv)
+        args = parser(named_task(argv)).parse_args(argv)
         model = NetworkArgs.from_namespace(args).build()
     if hasattr(model, "onnx_part"):  # a network that ONNX covers in part (a two-stage detector) says which
         model, note = model.onnx_part()

@@ -1,43 +1,97 @@
-"""The flags that name a network, and the `--config` mode, shared by `summary` and `export`.
+"""The flags that name a network, and the `--config` mode, shared by `summary`, `export` and `bench`.
 
-Both commands describe either a fresh network (backbone knobs, `--head`, `--num_classes`) or the
-network a `hrnet-lit fit --config ...` run trains; in the second mode their own flags are picked
-out and everything else goes to the fit parser.
+They describe either a fresh network of a task (`--task`, backbone knobs, `--head`, `--num_classes`)
+or the network a `hrnet-lit fit --config ...` run trains; in the second mode their own flags are
+picked out and everything else goes to the fit parser. Either way the network is the task's own
+`build_network`: on flags it is reached through the task package's Lightning-free `network` module,
+so these commands start without importing Lightning.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import importlib
+import inspect
+import typing
+from dataclasses import asdict, dataclass
+from types import ModuleType
+from typing import Any, Literal
 
 from jsonargparse import ArgumentParser, Namespace
+from torch import nn
 
-from hrnet_lit.models import HRNetModel, build_model
+from hrnet_lit.errors import InputError
 from hrnet_lit.models.config import BackboneConfig
-from hrnet_lit.models.heads import HeadName
+from hrnet_lit.registry import DEFAULT_TASK, TASKS
+
+TaskName = Literal[tuple(TASKS)]  # type: ignore[valid-type]
 
 
-def add_network_arguments(parser: ArgumentParser) -> None:
-    """Backbone knobs (`--preset`, `--width`, ...) plus `--head` and `--num_classes`."""
+def network_module(task: str) -> ModuleType:
+    """`hrnet_lit.<task>.network`: the builder that the task's `build_network` is, with its defaults."""
+    if task not in TASKS:
+        raise InputError(f"task={task!r} is not a known task; choose one of {tuple(TASKS)}")
+    return importlib.import_module(f"{TASKS[task].rpartition('.')[0]}.network")
+
+
+def task_heads(task: str) -> tuple[str, ...]:
+    """The heads that `task`'s network accepts (its builder's `head` type)."""
+    return typing.get_args(typing.get_type_hints(network_module(task).build_network)["head"])
+
+
+def named_task(argv: list[str]) -> str:
+    """The `--task` that `argv` names (the last one), read before parsing so that the parser can show
+    and use that task's defaults; the default task for none, or for a name the parser will refuse."""
+    found = DEFAULT_TASK
+    for k, arg in enumerate(argv):
+        key, _, value = arg.partition("=")
+        if key == "--task":
+            found = value or (argv[k + 1] if k + 1 < len(argv) else "")
+    return found if found in TASKS else DEFAULT_TASK
+
+
+def add_network_arguments(parser: ArgumentParser, task: str = DEFAULT_TASK) -> None:
+    """`--task`, the backbone knobs (`--preset`, `--width`, ...), `--head` and `--num_classes`, with
+    the defaults of `task`'s network (its backbone, head and output size)."""
+    module = network_module(task)
+    defaults = inspect.signature(module.build_network).parameters
+    parser.add_argument("--task", type=TaskName, default=task, help="the task whose network this is")
     parser.add_class_arguments(BackboneConfig, as_group=True)
-    parser.add_argument("--head", type=HeadName, default="v2", help="representation head")
-    parser.add_argument("--num_classes", type=int, default=19, help="classes / heatmaps of the task layer")
+    parser.set_defaults(asdict(defaults["backbone"].default))
+    parser.add_argument(
+        "--head", type=str, default=defaults["head"].default, help=f"representation head: {task_heads(task)}"
+    )
+    parser.add_argument(
+        "--num_classes",
+        type=int,
+        default=defaults[module.OUTPUT_ARG].default,
+        help=f"size of the output space (the task's `{module.OUTPUT_ARG}`)",
+    )
 
 
 @dataclass(frozen=True)
 class NetworkArgs:
-    """A network named by those flags; `build` makes it as the official repositories would."""
+    """A task's network named by those flags; `build` makes it with the task's `build_network`."""
 
+    task: str
     backbone: BackboneConfig
-    head: HeadName
+    head: str
     num_classes: int
 
     @classmethod
     def from_namespace(cls, args: Namespace) -> NetworkArgs:
         knobs = {k: args[k] for k in BackboneConfig.__dataclass_fields__}
-        return cls(BackboneConfig(**knobs), args.head, args.num_classes)
+        return cls(args.task, BackboneConfig(**knobs), args.head, args.num_classes)
 
-    def build(self) -> HRNetModel:
-        return build_model(self.head, self.num_classes, self.backbone.preset, **self.backbone.knobs())
+    def arguments(self) -> dict[str, Any]:
+        """The task's `architecture` arguments these flags set (the rest keep the task's defaults)."""
+        heads = task_heads(self.task)
+        if self.head not in heads:
+            raise InputError(f"head={self.head!r} is not a head of task {self.task}; choose one of {heads}")
+        output = network_module(self.task).OUTPUT_ARG
+        return {"backbone": self.backbone, "head": self.head, output: self.num_classes}
+
+    def build(self) -> nn.Module:
+        return network_module(self.task).build_network(**self.arguments())
 
 
 def uses_fit_config(argv: list[str], also: tuple[str, ...] = ()) -> bool:

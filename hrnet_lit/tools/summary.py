@@ -11,7 +11,13 @@ import torch
 from jsonargparse import ArgumentParser
 
 from hrnet_lit.models import count_macs, count_params, gmacs
-from hrnet_lit.tools.network_args import NetworkArgs, add_network_arguments, split_own_flags, uses_fit_config
+from hrnet_lit.tools.network_args import (
+    NetworkArgs,
+    add_network_arguments,
+    named_task,
+    split_own_flags,
+    uses_fit_config,
+)
 
 
 def network_cost(model: torch.nn.Module, input_size: tuple[int, int]) -> dict[str, Any]:
@@ -21,12 +27,13 @@ def network_cost(model: torch.nn.Module, input_size: tuple[int, int]) -> dict[st
 
 
 def summarize(network: NetworkArgs, input_size: tuple[int, int]) -> dict[str, Any]:
+    arguments = network.arguments()
     with torch.device("meta"):
         model = network.build()
     return {
+        "task": network.task,
         "preset": network.backbone.preset,
-        "head": network.head,
-        "num_classes": network.num_classes,
+        **{k: v for k, v in arguments.items() if k != "backbone"},
         "input_size": list(input_size),
         **network_cost(model, input_size),
     }
@@ -44,7 +51,7 @@ def summarize_fit_config(argv: list[str], input_size: tuple[int, int] | None) ->
 
     Lightning is imported here, not at the top: network flags alone never need it.
     """
-    from hrnet_lit.cli.app import config_network, parse_fit_args
+    from hrnet_lit.tools.fit_config import config_network, parse_fit_args
 
     task, arch, data = config_network(parse_fit_args(argv))
     size = tuple(input_size or data.input_size)
@@ -61,10 +68,11 @@ def summarize_fit_config(argv: list[str], input_size: tuple[int, int] | None) ->
     }
 
 
-def parser(with_network: bool = True) -> ArgumentParser:
+def parser(task: str | None = None) -> ArgumentParser:
+    """The command's flags; with a `task`, also the flags naming a fresh network of it."""
     p = ArgumentParser(prog="hrnet-lit summary", description=__doc__)
-    if with_network:
-        add_network_arguments(p)
+    if task is not None:
+        add_network_arguments(p, task)
     p.add_argument(
         "--input_size",
         type=tuple[int, int] | None,
@@ -83,10 +91,10 @@ def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[2:] if argv is None else argv
     if uses_fit_config(argv):
         own, fit_args = split_own_flags(argv, ("--input_size=", "--json="))
-        args = parser(with_network=False).parse_args(own)
+        args = parser().parse_args(own)
         row = summarize_fit_config(fit_args, tuple(args.input_size) if args.input_size else None)
     else:
-        args = parser().parse_args(argv)
+        args = parser(named_task(argv)).parse_args(argv)
         size = tuple(args.input_size or (1024, 2048))
         row = summarize(NetworkArgs.from_namespace(args), size)
     if args.json:

@@ -21,8 +21,8 @@ from typing import Any
 import optuna
 from lightning.pytorch.loggers import CSVLogger
 
-from hrnet_lit.cli.app import parse_fit_args
 from hrnet_lit.models import gmacs
+from hrnet_lit.tools.fit_config import parse_fit_args
 from hrnet_lit.tools.network_args import uses_fit_config
 from hrnet_lit.tools.summary import summarize_fit_config
 from hrnet_lit.tools.sweep.spec import Sweep, SweepError
