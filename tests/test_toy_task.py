@@ -50,7 +50,7 @@ class CoverageData(TaskData, Protocol):
 def build_regressor(backbone: BackboneConfig, num_outputs: int) -> HRNetModel:
     """The 1/4 branch, pooled, then a linear layer per target."""
     net = backbone.build("v1")
-    rep = V1Head(net.out_channels)
+    rep = V1Head(net.feature_info.channels())
     return HRNetModel(
         net,
         rep,
