@@ -8,6 +8,7 @@ import os
 import pytest
 import torch
 from helpers import SEGMENTATION_FIT
+from helpers import SEGMENTATION_FIT as TINY_FIT  # noqa: F401  the name test files of other branches import
 
 # One thread per process: the tiny runs gain nothing from more, and the CLI and sweep
 # subprocesses they start would otherwise fight over the cores.
