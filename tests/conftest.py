@@ -18,7 +18,7 @@ os.environ.setdefault("WANDB_SILENT", "true")
 torch.set_num_threads(1)
 
 LANES = {
-    "": "whole suite (make test)",
+    "": "full: slow tests included (make test)",
     "not slow": "fast: unit tests, no end-to-end runs, notebooks or servers (make test-fast)",
     "slow": "slow: end-to-end runs, notebooks and servers only",
 }
