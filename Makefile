@@ -2,7 +2,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install test train notebooks lint clean
+.PHONY: install test test-fast train notebooks lint clean
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -13,9 +13,17 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# The whole suite (CI, the README): end-to-end runs, notebooks and the JupyterLab server included.
 test: install
 	$(PY) -m ruff check hrnet_lit tests
 	$(PY) -m pytest -q
+
+# The unit lane, for every edit: no end-to-end runs, notebooks or servers (the `slow` marker). Its
+# ~4 CPU-minutes are mostly compiling, exporting and summarising networks; one pytest worker per core
+# (pytest-xdist) keeps it under 3 minutes on 2 cores.
+test-fast: install
+	$(PY) -m ruff check hrnet_lit tests
+	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} $(PY) -m pytest -q -m "not slow" -n auto
 
 # One BLAS/OpenMP thread: on 2 cores, two threads slow down by an order of magnitude as soon as
 # anything else runs (measured), and the quickstart network is too small to gain from them.

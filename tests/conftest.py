@@ -1,4 +1,5 @@
-"""Shared settings: tiny networks and data so end-to-end runs take seconds."""
+"""Fixtures and process settings for every test; the shared tiny networks, flags and readers live in
+helpers.py. Prints which lane ran: `make test-fast` (-m "not slow") or the whole suite (`make test`)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import os
 
 import pytest
 import torch
+from helpers import SEGMENTATION_FIT
 
 # One thread per process: the tiny runs gain nothing from more, and the CLI and sweep
 # subprocesses they start would otherwise fight over the cores.
@@ -14,28 +16,20 @@ os.environ.setdefault("WANDB_MODE", "offline")
 os.environ.setdefault("WANDB_SILENT", "true")
 torch.set_num_threads(1)
 
-# A few seconds per run on 2 cores: W18-small-v1 layout at width 8 on 64 x 64 synthetic images.
-TINY_FIT = [
-    "--seed_everything=0",
-    "--trainer.accelerator=cpu",
-    "--trainer.devices=1",
-    "--trainer.max_steps=2",
-    "--trainer.log_every_n_steps=1",
-    "--trainer.limit_val_batches=1",
-    "--trainer.enable_progress_bar=false",
-    "--trainer.enable_model_summary=false",
-    "--model.backbone.preset=w18_small_v1",
-    "--model.backbone.width=8",
-    "--data.class_path=hrnet_lit.segmentation.data.SyntheticDataModule",
-    "--data.num_train=8",
-    "--data.num_val=4",
-    "--data.image_size=[64,64]",
-    "--data.crop_size=[64,64]",
-    "--data.batch_size=4",
-    "--data.num_workers=0",
-]
+LANES = {
+    "": "full: slow tests included (make test)",
+    "not slow": "fast: unit tests, no end-to-end runs, notebooks or servers (make test-fast)",
+    "slow": "slow: end-to-end runs, notebooks and servers only",
+}
 
 
 @pytest.fixture
 def tiny_fit() -> list[str]:
-    return list(TINY_FIT)
+    return list(SEGMENTATION_FIT)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
+    """Name the lane, so that a green fast lane is not read as a green suite."""
+    expression = config.option.markexpr.strip()
+    lane = LANES.get(expression, f"custom (-m {expression!r})")
+    terminalreporter.write_line(f"lane: {lane}")

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 import torch
 import yaml
+from helpers import TINY_SEGMENTATION
 from networks import network
 from PIL import Image
 
@@ -22,7 +23,6 @@ from hrnet_lit.cli import main
 from hrnet_lit.common.atomic import save_atomically
 from hrnet_lit.errors import InputError
 from hrnet_lit.models import HRNet, load_pretrained
-from hrnet_lit.models.config import BackboneConfig
 from hrnet_lit.segmentation import SegmentationTask
 from hrnet_lit.segmentation.data import FolderDataModule, FolderSegmentation
 
@@ -114,7 +114,7 @@ def sweep(tmp: Path, path: Path) -> list[str]:
 
 
 def tiny_task(**kwargs: Any) -> SegmentationTask:
-    return SegmentationTask(BackboneConfig(preset="w18_small_v1", width=8), num_classes=3, **kwargs)
+    return SegmentationTask(TINY_SEGMENTATION, num_classes=3, **kwargs)
 
 
 @dataclass(frozen=True)
@@ -346,7 +346,10 @@ CASES = [
         ),
         r"r\.pth.*lacks",
     ),
-    Case("pretrained-fit-ckpt-other-width", _fit_ckpt_as_pretrained, r"last\.ckpt.*fit checkpoint"),
+    pytest.param(  # a real fit first
+        Case("pretrained-fit-ckpt-other-width", _fit_ckpt_as_pretrained, r"last\.ckpt.*fit checkpoint"),
+        marks=pytest.mark.slow,
+    ),
     Case(
         "ckpt_path-missing",
         lambda t: synthetic("validate", t, f"--ckpt_path={t / 'gone.ckpt'}"),
@@ -418,6 +421,7 @@ def test_bad_input_is_a_clear_error(case: Case, tmp_path: Path, capsys: pytest.C
     assert re.search(case.names, message, re.DOTALL), message
 
 
+@pytest.mark.slow
 def test_a_fit_checkpoint_as_pretrained_loads_its_network(tmp_path: Path) -> None:
     main(synthetic("fit", tmp_path))
     (ckpt,) = (tmp_path / "out").rglob("last.ckpt")

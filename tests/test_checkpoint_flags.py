@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import TINY_FIT
+from helpers import SEGMENTATION_FIT
 from PIL import Image
 
 from hrnet_lit.cli import main
@@ -18,7 +18,7 @@ from hrnet_lit.common.checkpoint_file import read_checkpoint
 from hrnet_lit.errors import InputError, MissingInputError
 from hrnet_lit.models.config import BackboneConfig
 
-EVAL = [a for a in TINY_FIT if not a.startswith("--trainer.max_steps")]
+EVAL = [a for a in SEGMENTATION_FIT if not a.startswith("--trainer.max_steps")]
 TTA = ["--model.eval_scales=[0.5,0.75,1.0,1.25,1.5,1.75]", "--model.eval_flip=true"]  # docs/segmentation.md
 
 
@@ -48,7 +48,7 @@ def refused(capsys: pytest.CaptureFixture[str], argv: list[str]) -> str:
 def ckpt(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny fit checkpoint: W18-small-v1 at width 8, 5 synthetic classes, eval_scales [1.0], no flip."""
     tmp = tmp_path_factory.mktemp("fit")
-    main(["fit", *TINY_FIT, "--trainer.max_steps=1", f"--trainer.logger.init_args.save_dir={tmp}"])
+    main(["fit", *SEGMENTATION_FIT, "--trainer.max_steps=1", f"--trainer.logger.init_args.save_dir={tmp}"])
     (path,) = tmp.glob("lightning_logs/*/checkpoints/last.ckpt")
     return path
 
@@ -252,6 +252,6 @@ def test_the_entry_point_names_a_missing_or_text_ckpt_path(
     )
     text = tmp_path / "notes.ckpt"
     text.write_text("hello\n")
-    err = refused(capsys, ["fit", *TINY_FIT, f"--ckpt_path={text}"])
+    err = refused(capsys, ["fit", *SEGMENTATION_FIT, f"--ckpt_path={text}"])
     assert f"--ckpt_path {str(text)!r} is not a PyTorch checkpoint" in err
     assert "--weights_only=false" in refused(capsys, ["validate", *EVAL, "--weights_only=false"])

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 import timm
 import torch
+from helpers import CLASSIFICATION_FIT, TINY_CLASSIFICATION, fit, metric_rows
 from networks import network
 from PIL import Image
 from safetensors.torch import save_file
@@ -34,20 +35,6 @@ from hrnet_lit.tools.fit_config import parse_fit_args
 
 ROOT = Path(__file__).resolve().parents[1]
 QUICKSTART = str(ROOT / "configs/classification/quickstart.yaml")
-TINY = BackboneConfig(preset="w18_small_v1", width=8, upsample_mode="nearest")
-TINY_FIT = [
-    "--model.backbone.width=8",
-    "--trainer.max_steps=3",
-    "--trainer.max_epochs=1",
-    "--trainer.log_every_n_steps=1",
-    "--trainer.enable_progress_bar=false",
-    "--trainer.enable_model_summary=false",
-    "--data.num_train=12",
-    "--data.num_val=6",
-    "--data.image_size=32",
-    "--data.generated_size=32",
-    "--data.batch_size=4",
-]
 
 
 def test_w32_classifier_has_the_official_size_and_equals_timm() -> None:
@@ -65,7 +52,7 @@ def test_w32_classifier_has_the_official_size_and_equals_timm() -> None:
 
 
 def test_top1_and_top5_against_hand_counts() -> None:
-    task = ClassificationTask(backbone=TINY, num_classes=7)
+    task = ClassificationTask(backbone=TINY_CLASSIFICATION, num_classes=7)
     # The true class ranks 1st, 3rd, 5th, 6th and 2nd: top-1 1/5, top-5 4/5.
     logits = torch.tensor(
         [
@@ -130,7 +117,7 @@ def test_ema_weights_differ_from_the_live_ones_and_are_validated_and_saved(tmp_p
     data = SyntheticClassesDataModule(
         num_train=12, num_val=4, image_size=32, generated_size=32, batch_size=4, num_workers=0
     )
-    task = _ProbeTask(backbone=TINY, num_classes=10, optimizer="adamw", lr=0.01)
+    task = _ProbeTask(backbone=TINY_CLASSIFICATION, num_classes=10, optimizer="adamw", lr=0.01)
     ema = EMA(decay=0.5)
     trainer = pl.Trainer(
         max_epochs=1,
@@ -226,31 +213,25 @@ def test_timm_names_load_through_timm_with_a_local_file(tmp_path: Path, monkeypa
         load_pretrained(ours, "timm:no_such_net")
 
 
-def _rows(path: Path) -> list[dict[str, str]]:
-    with open(path) as file:
-        return list(csv.DictReader(file))
-
-
 @pytest.fixture(scope="module")
 def fitted(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One tiny quickstart fit through the real entry point: its run folder."""
     out = tmp_path_factory.mktemp("cls")
-    main(["fit", "--config", QUICKSTART, *TINY_FIT, f"--trainer.logger.init_args.save_dir={out}"])
+    fit(["--config", QUICKSTART, *CLASSIFICATION_FIT], out)
     (run,) = out.glob("classification_quickstart/version_*")
     return run
 
 
 @pytest.mark.slow
 def test_cli_fits_validates_tests_and_predicts_top5(fitted: Path, tmp_path: Path) -> None:
-    rows = _rows(fitted / "metrics.csv")
+    rows = metric_rows(fitted)
     top1 = [float(r["val/top1"]) for r in rows if r.get("val/top1")]
     assert len(top1) == 1 and 0 <= top1[0] <= 1
     ckpt = fitted / "checkpoints" / "last.ckpt"
-    common = ["--config", QUICKSTART, *TINY_FIT, f"--ckpt_path={ckpt}"]
+    common = ["--config", QUICKSTART, *CLASSIFICATION_FIT, f"--ckpt_path={ckpt}"]
     for command in ("validate", "test"):
         main([command, *common, f"--trainer.logger.init_args.save_dir={tmp_path / command}"])
-        (metrics,) = (tmp_path / command).rglob("metrics.csv")
-        (row,) = _rows(metrics)
+        (row,) = metric_rows(tmp_path / command)
         stage = "val" if command == "validate" else "test"
         assert 0 <= float(row[f"{stage}/top1"]) <= float(row[f"{stage}/top5"]) <= 1
 
@@ -278,14 +259,14 @@ def test_a_classification_checkpoint_initialises_segmentation_and_pose(fitted: P
     ckpt = fitted / "checkpoints" / "last.ckpt"
     saved = torch.load(ckpt, weights_only=True)["state_dict"]
     backbone = {k.removeprefix("net.backbone."): v for k, v in saved.items() if k.startswith("net.backbone.")}
-    segmenter = SegmentationTask.build_network(TINY, "v2", 5)
+    segmenter = SegmentationTask.build_network(TINY_CLASSIFICATION, "v2", 5)
     pose = PoseTask.build_network(BackboneConfig(preset="w18_small_v1", width=8), "v1", 17)
     for net in (segmenter, pose):
         report = load_pretrained(net, ckpt)
         assert "a hrnet-lit fit checkpoint" in str(report) and not report.skipped
         for name, tensor in net.backbone.state_dict().items():
             torch.testing.assert_close(tensor, backbone[name], rtol=0, atol=0, msg=name)
-    classifier = ClassificationTask.build_network(TINY, "cls", 10)
+    classifier = ClassificationTask.build_network(TINY_CLASSIFICATION, "cls", 10)
     report = load_pretrained(classifier, ckpt)
     assert not report.missing and not report.skipped and not report.unused
     for name, tensor in classifier.state_dict().items():
@@ -294,7 +275,12 @@ def test_a_classification_checkpoint_initialises_segmentation_and_pose(fitted: P
 
 def test_multistep_milestones_fall_on_epoch_starts_as_the_official_multisteplr() -> None:
     task = ClassificationTask(
-        backbone=TINY, num_classes=3, scheduler="multistep", decay_milestones=[2, 4], decay_rate=0.1, lr=1.0
+        backbone=TINY_CLASSIFICATION,
+        num_classes=3,
+        scheduler="multistep",
+        decay_milestones=[2, 4],
+        decay_rate=0.1,
+        lr=1.0,
     )
     epochs, per_epoch = 6, 5
     task._trainer = SimpleNamespace(max_epochs=epochs, estimated_stepping_batches=epochs * per_epoch)

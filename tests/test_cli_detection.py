@@ -3,7 +3,6 @@ at tiny sizes; summary and export of the same config."""
 
 from __future__ import annotations
 
-import csv
 import json
 import math
 from pathlib import Path
@@ -11,6 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from helpers import DETECTION_FIT as TINY
+from helpers import logged, metric_rows
 from PIL import Image
 
 from hrnet_lit.cli import main
@@ -19,35 +20,8 @@ from hrnet_lit.detection.detector import DensePart
 
 ROOT = Path(__file__).resolve().parents[1]
 QUICKSTART = "configs/detection/quickstart.yaml"
-TINY = [
-    "--trainer.max_epochs=1",
-    "--trainer.max_steps=2",
-    "--trainer.log_every_n_steps=1",
-    "--trainer.limit_val_batches=1",
-    "--trainer.enable_progress_bar=false",
-    "--trainer.enable_model_summary=false",
-    "--model.backbone.width=4",
-    "--model.backbone.num_blocks=[1,1,1,1]",
-    "--model.detector.min_size=64",
-    "--model.detector.max_size=64",
-    "--model.detector.fpn_channels=16",
-    "--model.detector.box_head_width=32",
-    "--data.num_train=8",
-    "--data.num_val=4",
-    "--data.image_size=[64,64]",
-    "--data.batch_size=4",
-]
 LOSSES = ("loss_classifier", "loss_box_reg", "loss_objectness", "loss_rpn_box_reg")
 MAPS = ("mAP", "mAP50", "mAP75", "mAP_small", "mAP_medium", "mAP_large")
-
-
-def rows(path: Path) -> list[dict[str, str]]:
-    with path.open() as file:
-        return list(csv.DictReader(file))
-
-
-def logged(table: list[dict[str, str]], key: str) -> list[float]:
-    return [float(r[key]) for r in table if r.get(key)]
 
 
 @pytest.mark.slow
@@ -55,7 +29,7 @@ def test_fit_validate_test_predict_from_the_quickstart_config(tmp_path: Path) ->
     run = [f"--config={QUICKSTART}", *TINY, f"--trainer.logger.init_args.save_dir={tmp_path}"]
     main(["fit", *run])
     (folder,) = tmp_path.glob("detection_quickstart/version_*")
-    table = rows(folder / "metrics.csv")
+    table = metric_rows(folder)
     for name in LOSSES:
         values = logged(table, f"train/{name}")
         assert len(values) == 2 and all(math.isfinite(v) for v in values), name
@@ -70,8 +44,7 @@ def test_fit_validate_test_predict_from_the_quickstart_config(tmp_path: Path) ->
 
     main(["validate", *run, f"--ckpt_path={ckpt}"])
     main(["test", *run, f"--ckpt_path={ckpt}"])
-    (tested,) = tmp_path.glob("detection_quickstart/version_2/metrics.csv")
-    assert 0.0 <= logged(rows(tested), "test/mAP50")[0] <= 1.0
+    assert 0.0 <= logged(metric_rows(tmp_path / "detection_quickstart/version_2"), "test/mAP50")[0] <= 1.0
 
     images = tmp_path / "to_predict"
     images.mkdir()

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from helpers import fit, metric_rows
 from PIL import Image
 
 from hrnet_lit.cli import main
@@ -15,27 +15,16 @@ from hrnet_lit.cli import main
 pytestmark = pytest.mark.slow
 
 
-def fit(tmp_path: Path, args: list[str], *extra: str) -> Path:
-    """Run `hrnet-lit fit` into tmp_path and return the run's log folder."""
-    main(["fit", *args, f"--trainer.logger.init_args.save_dir={tmp_path}", *extra])
-    (run,) = [p for p in (tmp_path / "lightning_logs").iterdir() if p.is_dir()]
-    return run
-
-
-def metrics(run: Path) -> list[dict[str, str]]:
-    with open(run / "metrics.csv") as f:
-        return list(csv.DictReader(f))
-
-
 @pytest.mark.parametrize(
     ("head", "fuse_method"), [("v1", "sum"), ("v2", "sum"), ("v2p", "sum"), ("v2", "attention")]
 )
 def test_fit_heads_and_fuse_methods(tmp_path: Path, tiny_fit: list[str], head: str, fuse_method: str) -> None:
-    run = fit(tmp_path, tiny_fit, f"--model.head={head}", f"--model.backbone.fuse_method={fuse_method}")
-    rows = metrics(run)
-    assert any(r["train/loss"] for r in rows)
-    miou = [float(r["val/mIoU"]) for r in rows if r.get("val/mIoU")]
-    assert miou and 0.0 <= miou[-1] <= 1.0
+    metrics = fit(
+        [*tiny_fit, f"--model.head={head}", f"--model.backbone.fuse_method={fuse_method}"], tmp_path
+    )
+    assert "train/loss" in metrics
+    assert 0.0 <= metrics["val/mIoU"] <= 1.0
+    (run,) = [p for p in (tmp_path / "lightning_logs").iterdir() if p.is_dir()]
     assert {"best-epoch000.ckpt", "last.ckpt"} <= {p.name for p in (run / "checkpoints").iterdir()}
     ckpt = torch.load(run / "checkpoints" / "last.ckpt", weights_only=False)
     assert ckpt["hyper_parameters"]["head"] == head
@@ -44,8 +33,8 @@ def test_fit_heads_and_fuse_methods(tmp_path: Path, tiny_fit: list[str], head: s
 
 
 def test_validate_test_predict_from_checkpoint(tmp_path: Path, tiny_fit: list[str]) -> None:
-    run = fit(tmp_path / "fit", tiny_fit)
-    ckpt = run / "checkpoints" / "last.ckpt"
+    fit(tiny_fit, tmp_path / "fit")
+    (ckpt,) = (tmp_path / "fit").glob("lightning_logs/*/checkpoints/last.ckpt")
     eval_args = [a for a in tiny_fit if not a.startswith("--trainer.max_steps")]
     for command in ("validate", "test"):
         main(
@@ -56,8 +45,7 @@ def test_validate_test_predict_from_checkpoint(tmp_path: Path, tiny_fit: list[st
                 f"--trainer.logger.init_args.save_dir={tmp_path / command}",
             ]
         )
-    rows = metrics(next((tmp_path / "test" / "lightning_logs").iterdir()))
-    assert any(r.get("test/mIoU") for r in rows)
+    assert any(r.get("test/mIoU") for r in metric_rows(tmp_path / "test"))
 
     images = tmp_path / "images"
     images.mkdir()

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
+from helpers import TINY_DETECTION
 from PIL import Image
 
 from hrnet_lit.detection.data import (
@@ -25,9 +26,7 @@ from hrnet_lit.detection.network import build_network as build_detector
 from hrnet_lit.detection.task import DetectionTask
 from hrnet_lit.errors import InputError
 from hrnet_lit.models import V2pHead
-from hrnet_lit.models.config import BackboneConfig
 
-TINY_BACKBONE = BackboneConfig(preset="w18_small_v1", width=4, stem_width=16, stage1_width=8)
 TINY_DETECTOR = DetectorConfig(
     min_size=64, max_size=96, fpn_channels=16, box_head_width=32, rpn_post_nms_top_n_train=50
 )
@@ -104,7 +103,7 @@ def test_boxes_survive_flip_and_the_detectors_resize_exactly(tmp_path: Path) -> 
     plain, _ = DetectionTransform()(sample)
     assert plain.dtype == torch.float32 and plain.max() == 1.0, "0-1 floats: the detector normalises"
 
-    net = build_detector(TINY_BACKBONE, "v2p", 2, TINY_DETECTOR).eval()
+    net = build_detector(TINY_DETECTION, "v2p", 2, TINY_DETECTOR).eval()
     batch, resized = net.transform([plain], [{k: v.clone() for k, v in target.items()}])
     assert batch.image_sizes == [(64, 96)]  # shorter side 40 -> 64: scale 1.6, longer 96 <= max_size
     torch.testing.assert_close(resized[0]["boxes"], target["boxes"] * 1.6)
@@ -165,7 +164,7 @@ def coco_map(task: DetectionTask, data: CocoDetection, shift: float) -> dict[str
 def test_perfect_predictions_score_map_one_and_shifted_ones_lower(tmp_path: Path) -> None:
     images, path = write_coco(tmp_path)
     data = CocoDetection(images, path)
-    task = DetectionTask(TINY_BACKBONE, num_classes=2, detector=TINY_DETECTOR)
+    task = DetectionTask(TINY_DETECTION, num_classes=2, detector=TINY_DETECTOR)
     assert coco_map(task, data, 0.0) == {"map": 1.0, "map_50": 1.0, "map_75": 1.0}
     shifted = coco_map(task, data, 6.0)
     assert shifted["map_50"] == 1.0 and shifted["map_75"] < 1.0 and shifted["map"] < 0.7
@@ -174,7 +173,7 @@ def test_perfect_predictions_score_map_one_and_shifted_ones_lower(tmp_path: Path
 @pytest.mark.parametrize("head", ["v2p", "v1"])
 def test_an_image_without_boxes_trains_a_step(head: str) -> None:
     torch.manual_seed(0)
-    net = build_detector(TINY_BACKBONE, head, 3, TINY_DETECTOR).train()
+    net = build_detector(TINY_DETECTION, head, 3, TINY_DETECTOR).train()
     features = net.backbone(torch.zeros(1, 3, 64, 64))
     assert list(features) == (["0", "1", "2", "3", "4"] if head == "v2p" else ["0"])
     assert net.rpn.anchor_generator.num_anchors_per_location() == ([3] * 5 if head == "v2p" else [15])
@@ -212,7 +211,7 @@ def test_synthetic_boxes_are_deterministic_and_tight() -> None:
 def test_official_schedule_warms_up_by_updates_and_decays_at_epochs_8_and_11() -> None:
     """lr 0.02 from a third over 500 updates, x0.1 at the first update of epochs 8 and 11."""
     task = DetectionTask(
-        TINY_BACKBONE,
+        TINY_DETECTION,
         num_classes=2,
         detector=TINY_DETECTOR,
         lr=0.02,
@@ -236,7 +235,9 @@ def test_validation_panels_draw_truth_and_detections() -> None:
     """input | ground-truth boxes | detections scoring at least draw_score_thresh, at the image size."""
     data = SyntheticBoxes(2, (64, 80))
     images, targets = (list(part) for part in zip(*(data[k] for k in range(2)), strict=True))
-    task = DetectionTask(TINY_BACKBONE, num_classes=3, detector=TINY_DETECTOR, class_names=list(data.classes))
+    task = DetectionTask(
+        TINY_DETECTION, num_classes=3, detector=TINY_DETECTOR, class_names=list(data.classes)
+    )
     task.eval()
     with torch.no_grad():
         (panel,) = task.validation_panels((images, targets), 1)  # the network's own detections

@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-import csv
 import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 import torch
 import torch.distributed as dist
+from helpers import TINY_SEGMENTATION, metric_rows
 from torch import nn
 
 from hrnet_lit.cli import main
-from hrnet_lit.models.config import BackboneConfig
 from hrnet_lit.models.sync_norm import SyncBatchNorm2d, use_native_sync_batchnorm
 from hrnet_lit.segmentation.network import build_network as build_segmenter
 
@@ -23,8 +23,7 @@ QUICKSTART = Path(__file__).parents[1] / "configs" / "quickstart.yaml"
 
 
 def last_row_with(run: Path, key: str) -> dict[str, str]:
-    with open(run / "metrics.csv") as f:
-        return [r for r in csv.DictReader(f) if r.get(key)][-1]
+    return [r for r in metric_rows(run) if r.get(key)][-1]
 
 
 @pytest.fixture
@@ -39,7 +38,7 @@ def test_sync_batch_norm_is_torchs_own_except_on_gloo(
     one_process_group: None, monkeypatch: pytest.MonkeyPatch, backend: str
 ) -> None:
     monkeypatch.setattr(dist, "get_backend", lambda group=None: backend)  # no NCCL without GPUs
-    net = build_segmenter(BackboneConfig(preset="w18_small_v1", width=8, norm="sync_batch"), "v2", 5)
+    net = build_segmenter(replace(TINY_SEGMENTATION, norm="sync_batch"), "v2", 5)
     before = net.state_dict(keep_vars=True)
     use_native_sync_batchnorm(net)
     kinds = {type(m) for m in net.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)}

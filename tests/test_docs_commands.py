@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import TINY_FIT
+from helpers import SEGMENTATION_FIT
 from PIL import Image
 
 from hrnet_lit.cli import main
@@ -114,7 +114,7 @@ TINY_BY_CONFIG = {
     "configs/classification/": CLASSIFICATION_TINY,
     "configs/detection/": DETECTION_TINY,
     "configs/cityscapes_": CITYSCAPES_TINY,
-    "configs/quickstart.yaml": TINY_FIT,
+    "configs/quickstart.yaml": SEGMENTATION_FIT,
 }
 # `bench` times two networks many times over: one repetition of the smallest preset at 64 x 64.
 # torch.compile's first compile takes minutes on CPU, so `--compile=true` becomes false here

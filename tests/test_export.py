@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import onnxruntime
+import pytest
 import torch
 
 from hrnet_lit.detection.detector import DetectorConfig
@@ -34,6 +35,7 @@ def test_v2p_pyramid_round_trips_through_onnxruntime_at_an_odd_size(tmp_path: Pa
         np.testing.assert_allclose(g, e.numpy(), rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.slow
 def test_export_command_from_a_fit_checkpoint(tmp_path: Path, tiny_fit: list[str]) -> None:
     from hrnet_lit.cli import main
 

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 import pytest
 import torch
-from conftest import TINY_FIT
+from helpers import SEGMENTATION_FIT, metric_rows
 
 from hrnet_lit.cli import main
 from hrnet_lit.common.task import NonFiniteError
@@ -16,7 +15,7 @@ from hrnet_lit.models.config import BackboneConfig
 from hrnet_lit.segmentation import SegmentationTask
 from hrnet_lit.segmentation.loss import SegmentationLoss
 
-EPOCHS = [a for a in TINY_FIT if not a.startswith("--trainer.max_steps")] + ["--trainer.max_epochs=3"]
+EPOCHS = [a for a in SEGMENTATION_FIT if not a.startswith("--trainer.max_steps")] + ["--trainer.max_epochs=3"]
 
 
 def tiny_task(**kwargs: object) -> SegmentationTask:
@@ -36,8 +35,7 @@ def fit_skipping(tmp_path: Path, *args: str) -> tuple[Path, list[dict[str, str]]
     """A `--model.nonfinite_loss=skip` fit: its run folder and the rows of its metrics.csv."""
     main(["fit", *args, "--model.nonfinite_loss=skip", f"--trainer.logger.init_args.save_dir={tmp_path}"])
     (run,) = tmp_path.glob("lightning_logs/*")
-    with open(run / "metrics.csv") as f:
-        return run, list(csv.DictReader(f))
+    return run, metric_rows(run)
 
 
 @pytest.mark.slow
@@ -82,7 +80,7 @@ def test_the_skip_switch_skips_a_nonfinite_step_and_finishes(
         return loss * float("nan") if calls["n"] == 2 else loss
 
     monkeypatch.setattr(SegmentationLoss, "forward", nan_on_the_second_step)
-    run, rows = fit_skipping(tmp_path, *TINY_FIT, "--trainer.max_steps=3")
+    run, rows = fit_skipping(tmp_path, *SEGMENTATION_FIT, "--trainer.max_steps=3")
     skipped = [float(r["train/nonfinite_skipped"]) for r in rows if r["train/nonfinite_skipped"]]
     assert skipped[-1] == 1.0
     assert nonfinite_tensors(run / "checkpoints" / "last.ckpt") == []

@@ -176,6 +176,7 @@ def test_every_notebook_is_tested() -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.notebook
 @pytest.mark.parametrize("name", NAMES)
 def test_notebook_runs(name: str, kernel: str, tmp_path: Path) -> None:
     nb = nbformat.read(NOTEBOOKS / name, as_version=4)

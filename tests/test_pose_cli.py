@@ -3,13 +3,14 @@ the official COCO recipe (docs/pose.md's commands: tests/test_docs_commands.py).
 
 from __future__ import annotations
 
-import csv
 import json
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from helpers import POSE_FIT as TINY
+from helpers import metric_rows
 from PIL import Image
 
 from hrnet_lit.cli import main
@@ -20,31 +21,12 @@ pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[1]
 QUICKSTART = "configs/pose/quickstart.yaml"
-# A few seconds: the W18-small-v1 layout at width 8, 64 x 48 crops of 64 x 64 synthetic figures.
-TINY = [
-    "--trainer.max_steps=2",
-    "--trainer.log_every_n_steps=1",
-    "--trainer.limit_val_batches=1",
-    "--trainer.enable_progress_bar=false",
-    "--trainer.enable_model_summary=false",
-    "--model.backbone.width=8",
-    "--data.num_train=8",
-    "--data.num_val=4",
-    "--data.image_size=[64,64]",
-    "--data.input_size=[64,48]",
-    "--data.batch_size=4",
-]
-
-
-def rows(run: Path) -> list[dict[str, str]]:
-    with open(run / "metrics.csv") as f:
-        return list(csv.DictReader(f))
 
 
 def test_fit_validate_test_predict(tmp_path: Path) -> None:
     main(["fit", "--config", QUICKSTART, *TINY, f"--trainer.logger.init_args.save_dir={tmp_path / 'fit'}"])
     (run,) = (tmp_path / "fit" / "pose_quickstart").iterdir()
-    fitted = [r for r in rows(run) if r.get("val/AP")]
+    fitted = [r for r in metric_rows(run) if r.get("val/AP")]
     assert fitted and all(
         0.0 <= float(fitted[-1][k]) <= 1.0 for k in ("val/AP", "val/AP50", "val/AR", "val/PCK")
     )
@@ -59,7 +41,7 @@ def test_fit_validate_test_predict(tmp_path: Path) -> None:
         save = f"--trainer.logger.init_args.save_dir={tmp_path / command}"
         main([command, "--config", QUICKSTART, *evaluate, f"--ckpt_path={ckpt}", "--model.decode=dark", save])
     (tested,) = (tmp_path / "test" / "pose_quickstart").iterdir()
-    assert any(r.get("test/AP") and r.get("test/PCK") for r in rows(tested))
+    assert any(r.get("test/AP") and r.get("test/PCK") for r in metric_rows(tested))
 
     images = tmp_path / "images"
     images.mkdir()

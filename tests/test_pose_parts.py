@@ -11,6 +11,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import torch
+from helpers import TINY_POSE as TINY
 from PIL import Image
 
 from hrnet_lit.errors import InputError
@@ -31,8 +32,6 @@ from hrnet_lit.pose.loss import joints_mse
 from hrnet_lit.pose.metrics import PCK, COCOKeypointAP, oks_nms
 from hrnet_lit.pose.network import BACKBONE as POSE_BACKBONE
 from hrnet_lit.pose.task import PoseTask
-
-TINY = BackboneConfig(preset="w18_small_v1", width=8, upsample_mode="nearest")
 
 
 def test_w32_pose_network_has_the_official_size() -> None:

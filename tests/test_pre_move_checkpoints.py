@@ -4,11 +4,11 @@ validate and resume: their `_class_path`s and their configs' `class_path`s name 
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 import pytest
 import torch
+from helpers import last_logged
 
 from hrnet_lit.cli import main
 
@@ -16,14 +16,6 @@ pytestmark = pytest.mark.slow
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "pre_move"
 TASKS = ("segmentation", "pose", "detection")
-
-
-def last_row(save_dir: Path, column: str) -> float:
-    """The last value of `column` in the one metrics.csv under `save_dir`."""
-    (path,) = save_dir.rglob("metrics.csv")
-    with path.open() as file:
-        values = [row[column] for row in csv.DictReader(file) if row.get(column)]
-    return float(values[-1])
 
 
 @pytest.mark.parametrize("task", TASKS)
@@ -42,7 +34,7 @@ def test_pre_move_checkpoint_validates_and_resumes(task: str, tmp_path: Path) ->
             f"--trainer.logger.init_args.save_dir={tmp_path / 'validate'}",
         ]
     )
-    assert 0.0 <= last_row(tmp_path / "validate", monitor) <= 1.0
+    assert 0.0 <= last_logged(tmp_path / "validate", monitor) <= 1.0
 
     main(
         [

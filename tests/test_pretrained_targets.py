@@ -4,16 +4,15 @@ from pathlib import Path
 
 import pytest
 import torch
+from helpers import TINY_SEGMENTATION
 
 from hrnet_lit.classification import ClassificationTask
 from hrnet_lit.common.task import HRNetTask
 from hrnet_lit.detection import DetectionTask
 from hrnet_lit.models import HRNet, load_pretrained
-from hrnet_lit.models.config import BackboneConfig
 from hrnet_lit.pose import PoseTask
 from hrnet_lit.segmentation import SegmentationTask
 
-TINY = BackboneConfig(preset="w18_small_v1", width=8)
 TASKS = {
     SegmentationTask: {"num_classes": 3},
     PoseTask: {"num_joints": 5},
@@ -24,9 +23,9 @@ TASKS = {
 
 @pytest.mark.parametrize("task_class", list(TASKS), ids=lambda t: t.__name__)
 def test_backbone_weights_reach_every_task(task_class: type[HRNetTask], tmp_path: Path) -> None:
-    task = task_class(backbone=TINY, **TASKS[task_class])
+    task = task_class(backbone=TINY_SEGMENTATION, **TASKS[task_class])
     torch.manual_seed(1)
-    source = TINY.build("v2")  # the same HRNet, other weights
+    source = TINY_SEGMENTATION.build("v2")  # the same HRNet, other weights
     path = tmp_path / "backbone.pth"
     torch.save(source.state_dict(), path)
     target = task.pretrained_target()

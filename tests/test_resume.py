@@ -3,7 +3,6 @@ bit-identical to the uninterrupted run of the same seed: weights, optimizer and 
 
 from __future__ import annotations
 
-import csv
 import os
 import signal
 import subprocess
@@ -14,7 +13,7 @@ from typing import Any
 
 import pytest
 import torch
-from conftest import TINY_FIT
+from helpers import SEGMENTATION_FIT, metric_rows
 from lightning.pytorch import Callback, Trainer
 
 from hrnet_lit.cli import main
@@ -24,7 +23,7 @@ pytestmark = pytest.mark.slow
 ENTRY = Path(sys.executable).with_name("hrnet-lit")
 STEPS_PER_EPOCH, EPOCHS = 4, 2
 DROPPED = ("--trainer.max_steps", "--data.num_train", "--data.num_val", "--trainer.limit_val_batches")
-ARGS = [a for a in TINY_FIT if not a.startswith(DROPPED)] + [
+ARGS = [a for a in SEGMENTATION_FIT if not a.startswith(DROPPED)] + [
     f"--data.num_train={4 * STEPS_PER_EPOCH}",
     "--data.num_val=8",  # two validation batches
     f"--trainer.max_epochs={EPOCHS}",
@@ -88,18 +87,13 @@ def state(run: Path) -> dict[str, Any]:
     return torch.load(run / "checkpoints" / "last.ckpt", weights_only=False, map_location="cpu")
 
 
-def rows(run: Path) -> list[dict[str, str]]:
-    with open(run / "metrics.csv") as f:
-        return list(csv.DictReader(f))
-
-
 def final_val(run: Path) -> dict[str, str]:
-    last = [r for r in rows(run) if r.get("val/mIoU")][-1]
+    last = [r for r in metric_rows(run) if r.get("val/mIoU")][-1]
     return {k: v for k, v in last.items() if k.startswith("val/") or k in ("epoch", "step")}
 
 
 def lrs(run: Path) -> dict[str, str]:
-    return {r["step"]: r["lr-SGD"] for r in rows(run) if r.get("lr-SGD")}
+    return {r["step"]: r["lr-SGD"] for r in metric_rows(run) if r.get("lr-SGD")}
 
 
 def assert_same_state(resumed: dict[str, Any], straight: dict[str, Any]) -> None:
@@ -168,7 +162,9 @@ class TermDuringValidation(Callback):
 
 
 def val_rows(run: Path) -> list[dict[str, str]]:
-    return [{k: v for k, v in r.items() if k.startswith("val/")} for r in rows(run) if r.get("val/mIoU")]
+    return [
+        {k: v for k, v in r.items() if k.startswith("val/")} for r in metric_rows(run) if r.get("val/mIoU")
+    ]
 
 
 def test_sigterm_during_validation_stops_when_it_ends(tmp_path: Path, straight: Path) -> None:
@@ -190,7 +186,14 @@ def test_sigterm_during_validation_stops_when_it_ends(tmp_path: Path, straight: 
 
 def test_overfit_batches_still_trains(tmp_path: Path) -> None:
     """Lightning swaps an overfit run's sampler for its own, which the resumable loader cannot take."""
-    main(["fit", *TINY_FIT, "--trainer.overfit_batches=1", f"--trainer.logger.init_args.save_dir={tmp_path}"])
+    main(
+        [
+            "fit",
+            *SEGMENTATION_FIT,
+            "--trainer.overfit_batches=1",
+            f"--trainer.logger.init_args.save_dir={tmp_path}",
+        ]
+    )
     assert (
         torch.load(run_folder(tmp_path) / "checkpoints" / "last.ckpt", weights_only=False)["global_step"] == 2
     )

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import TINY_FIT
+from helpers import SEGMENTATION_FIT
 
 pytestmark = pytest.mark.slow
 
@@ -46,7 +46,7 @@ def test_no_secret_from_the_environment_is_written(tmp_path: Path) -> None:
             for kind in ("CACHE", "CONFIG", "DATA")
         },
     }
-    tiny = [a for a in TINY_FIT if not a.startswith("--data.num_train")] + ["--data.num_train=4"]
+    tiny = [a for a in SEGMENTATION_FIT if not a.startswith("--data.num_train")] + ["--data.num_train=4"]
     (tmp_path / "fit").mkdir()
     run(
         [HRNET_LIT, "fit", *CONFIGS, *tiny, f"--trainer.logger.init_args.save_dir={tmp_path / 'fit'}"],

@@ -8,19 +8,17 @@ import pytest
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
+from helpers import TINY_SEGMENTATION
 from torch import nn
 
-from hrnet_lit.models.config import BackboneConfig
 from hrnet_lit.models.sync_norm import SyncBatchNorm2d
 from hrnet_lit.segmentation import SegmentationTask
 from hrnet_lit.segmentation.inference import predict_probs, sliding_window
 from hrnet_lit.segmentation.loss import SegmentationLoss
 
-TINY = BackboneConfig(preset="w18_small_v1", width=8)
-
 
 def test_miou_matches_a_hand_computed_confusion_matrix() -> None:
-    task = SegmentationTask(backbone=TINY, num_classes=4, class_names=["a", "b", "c", "d"])
+    task = SegmentationTask(backbone=TINY_SEGMENTATION, num_classes=4, class_names=["a", "b", "c", "d"])
     target = torch.tensor([[0, 0, 1, 1, 2, 255], [0, 1, 1, 2, 2, 255]])
     pred = torch.tensor([[0, 1, 1, 1, 2, 3], [0, 1, 2, 2, 0, 0]])
     # confusion (rows = truth, ignore dropped): 0 -> {0: 2, 1: 1}; 1 -> {1: 3, 2: 1}; 2 -> {2: 2, 0: 1}
@@ -45,7 +43,7 @@ def test_ohem_keeps_only_hard_pixels() -> None:
 
 def test_class_weights_must_match_the_classes() -> None:
     with pytest.raises(ValueError, match=r"model\.class_weights has 2 entries.*4 classes"):
-        SegmentationTask(backbone=TINY, num_classes=4, class_weights=[1.0, 2.0])
+        SegmentationTask(backbone=TINY_SEGMENTATION, num_classes=4, class_weights=[1.0, 2.0])
 
 
 def test_sliding_window_equals_whole_image_for_a_pointwise_net() -> None:
@@ -79,6 +77,7 @@ def _sync_norm_worker(rank: int, port: int, x: torch.Tensor, out: dict) -> None:
     dist.destroy_process_group()
 
 
+@pytest.mark.slow  # two processes
 def test_sync_batchnorm_equals_batchnorm_over_the_global_batch() -> None:
     x = torch.randn(4, 3, 5, 6)
     with socket.socket() as s:

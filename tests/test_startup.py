@@ -28,6 +28,7 @@ print(json.dumps(report))
 NETWORK = ["--preset=w18_small_v1", "--width=8", "--head=v2", "--num_classes=5", "--input_size=[64,64]"]
 
 
+@pytest.mark.slow  # a fresh interpreter
 def test_help_and_network_tools_do_not_import_lightning() -> None:
     runs = [
         [],

@@ -161,6 +161,7 @@ def test_interrupted_trials_are_requeued_once(tmp_path: Path) -> None:
     assert runs_left(study, sweep, None) == 1 and runs_left(study, sweep, 0) == 0
 
 
+@pytest.mark.slow  # a run's subprocess
 def test_a_run_is_pruned_between_validations(tmp_path: Path) -> None:
     """Metric values are reported as the run writes them, and a pruned run is stopped mid-run."""
     sweep = load_sweep(write_sweep(tmp_path / "s.yaml", {"model.head": {"values": ["v1"]}}))

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 import torch
 import yaml
+from helpers import logged, metric_rows
 from lightning.pytorch import LightningDataModule
 from PIL import Image
 from torch import nn
@@ -171,11 +172,11 @@ def run_args(tmp_path: Path) -> list[str]:
 
 
 def metrics(folder: Path) -> dict[str, list[float]]:
-    with (folder / "metrics.csv").open() as file:
-        rows = list(csv.DictReader(file))
-    return {key: [float(r[key]) for r in rows if r.get(key)] for key in rows[0]}
+    rows = metric_rows(folder)
+    return {key: logged(rows, key) for key in rows[0]}
 
 
+@pytest.mark.slow
 def test_a_fifth_task_fits_validates_and_predicts_through_the_cli(tmp_path: Path) -> None:
     main(["fit", *run_args(tmp_path), "--trainer.callbacks+=hrnet_lit.callbacks.model_cost.ModelCost"])
     cost = yaml.safe_load((tmp_path / "lightning_logs" / "version_0" / "hparams.yaml").read_text())
