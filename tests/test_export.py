@@ -15,6 +15,7 @@ from hrnet_lit.models.config import BackboneConfig
 from hrnet_lit.tools.export import export_onnx
 
 
+@pytest.mark.slow  # compiles / exports: CPU-seconds the unit lane cannot spare
 def test_v2p_pyramid_round_trips_through_onnxruntime_at_an_odd_size(tmp_path: Path) -> None:
     torch.manual_seed(0)
     backbone = BackboneConfig(preset="w18_small_v1", width=4, num_blocks=(1, 1, 1, 1))

@@ -86,6 +86,7 @@ def test_fuse_for_inference_leaves_group_norm_and_folds_sync_batch_norm(norm: st
         torch.testing.assert_close(fused(x), model(x), rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.slow  # compiles / exports: CPU-seconds the unit lane cannot spare
 def test_compiled_model_computes_the_same_function() -> None:
     """Inductor: one graph (no breaks), the same outputs."""
     torch.manual_seed(0)
@@ -96,6 +97,7 @@ def test_compiled_model_computes_the_same_function() -> None:
         torch.testing.assert_close(compiled(x), model(x), rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.slow  # compiles / exports: CPU-seconds the unit lane cannot spare
 def test_compiled_training_step_gives_the_same_gradients() -> None:
     """Whole-graph capture under autograd with the in-place sums and ReLUs functionalised
     (the `aot_eager` backend: what inductor receives, without its C++ build time)."""
