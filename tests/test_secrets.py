@@ -7,6 +7,7 @@ import os
 import secrets
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -64,6 +65,11 @@ def test_no_secret_from_the_environment_is_written(tmp_path: Path) -> None:
     (sweep / "tiny.yaml").write_text(yaml.safe_dump(spec))
     run([HRNET_LIT, "sweep", "tiny.yaml", "--output=out", *(f"--extra+={a}" for a in tiny)], sweep, env)
 
+    # W&B's service process writes a run's `.wandb` file on its own time, after the run's process has
+    # ended: under load it can land a few seconds later.
+    deadline = time.monotonic() + 60
+    while len(list(tmp_path.rglob("*.wandb"))) < 2 and time.monotonic() < deadline:
+        time.sleep(0.5)
     written = [p for p in tmp_path.rglob("*") if p.is_file()]
     names = {p.name for p in written}
     # The runs happened and wrote what is scanned: checkpoints, configs, W&B offline runs, the study.

@@ -1,16 +1,7 @@
 """Top-down pose estimation (HRNetV1 heatmaps): the task, its codec, loss and metrics, and its data
 modules under `hrnet_lit.pose.data`."""
 
-from typing import Any
+from hrnet_lit.lazy import lazy_names
 
 __all__ = ["PoseTask"]
-
-
-def __getattr__(name: str) -> Any:
-    """`PoseTask` is imported on first use: the Lightning-free `network` module of this package
-    (what `summary` on flags builds) must not pull in Lightning through the package."""
-    if name == "PoseTask":
-        from hrnet_lit.pose.task import PoseTask
-
-        return PoseTask
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__ = lazy_names(__name__, {"PoseTask": "hrnet_lit.pose.task"})
