@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from helpers import SEGMENTATION_FIT
+from helpers import CLASSIFICATION_FIT, DETECTION_FIT, POSE_FIT, SEGMENTATION_FIT
 from PIL import Image
 
 from hrnet_lit.cli import main
@@ -49,50 +49,6 @@ WANDB_ALLOWED = {
 # two CPU processes under torchrun and DDP run in tests/test_distributed.py.
 LAUNCHERS = ("torchrun", "srun")
 
-CLASSIFICATION_TINY = [
-    "--model.backbone.width=8",
-    "--trainer.max_steps=3",
-    "--trainer.max_epochs=1",
-    "--trainer.log_every_n_steps=1",
-    "--trainer.enable_progress_bar=false",
-    "--trainer.enable_model_summary=false",
-    "--data.num_train=12",
-    "--data.num_val=6",
-    "--data.image_size=32",
-    "--data.generated_size=32",
-    "--data.batch_size=4",
-]
-POSE_TINY = [
-    "--trainer.max_steps=2",
-    "--trainer.log_every_n_steps=1",
-    "--trainer.limit_val_batches=1",
-    "--trainer.enable_progress_bar=false",
-    "--trainer.enable_model_summary=false",
-    "--model.backbone.width=8",
-    "--data.num_train=8",
-    "--data.num_val=4",
-    "--data.image_size=[64,64]",
-    "--data.input_size=[64,48]",
-    "--data.batch_size=4",
-]
-DETECTION_TINY = [
-    "--trainer.max_epochs=1",
-    "--trainer.max_steps=2",
-    "--trainer.log_every_n_steps=1",
-    "--trainer.limit_val_batches=1",
-    "--trainer.enable_progress_bar=false",
-    "--trainer.enable_model_summary=false",
-    "--model.backbone.width=4",
-    "--model.backbone.num_blocks=[1,1,1,1]",
-    "--model.detector.min_size=64",
-    "--model.detector.max_size=64",
-    "--model.detector.fpn_channels=16",
-    "--model.detector.box_head_width=32",
-    "--data.num_train=8",
-    "--data.num_val=4",
-    "--data.image_size=[64,64]",
-    "--data.batch_size=4",
-]
 # The official Cityscapes recipe on one CPU process, on the tiny Cityscapes tree `write_cityscapes` makes.
 CITYSCAPES_TINY = [
     "--trainer.accelerator=cpu",
@@ -110,9 +66,9 @@ CITYSCAPES_TINY = [
     "--data.num_workers=0",
 ]
 TINY_BY_CONFIG = {
-    "configs/pose/": POSE_TINY,
-    "configs/classification/": CLASSIFICATION_TINY,
-    "configs/detection/": DETECTION_TINY,
+    "configs/pose/": POSE_FIT,
+    "configs/classification/": CLASSIFICATION_FIT,
+    "configs/detection/": DETECTION_FIT,
     "configs/cityscapes_": CITYSCAPES_TINY,
     "configs/quickstart.yaml": SEGMENTATION_FIT,
 }
