@@ -298,8 +298,11 @@ def run_page(
             assert stop.code in (0, None), f"{command.line} exited with {stop.code}"
         finally:
             torch.set_num_threads(threads)  # `bench --threads` sets it
-            if "wandb" in sys.modules and sys.modules["wandb"].run is not None:
-                sys.modules["wandb"].finish()  # each W&B command its own run, none left to later tests
+            if "wandb" in sys.modules:
+                # Each W&B command its own run and service: W&B keeps its service's address in
+                # WANDB_SERVICE, which later tests' processes would otherwise inherit and share.
+                sys.modules["wandb"].finish()
+                sys.modules["wandb"].teardown()
         out.append(capsys.readouterr().out)
         for name in command.env:
             monkeypatch.delenv(name)

@@ -161,6 +161,16 @@ def test_interrupted_trials_are_requeued_once(tmp_path: Path) -> None:
     assert runs_left(study, sweep, None) == 1 and runs_left(study, sweep, 0) == 0
 
 
+def test_a_run_starts_its_own_wandb_service(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A W&B service address in the sweep's environment (an in-process run left it) is not handed to
+    the runs, as `wandb agent` does not: a run sharing a service that ends first loses its offline run."""
+    monkeypatch.setenv("WANDB_SERVICE", "2-1234-unix-/tmp/wandb-service.sock")
+    monkeypatch.setenv("WANDB_PROJECT", "kept")
+    sweep = load_sweep(write_sweep(tmp_path / "s.yaml", {"model.head": {"values": ["v1"]}}))
+    env = Objective(sweep, tmp_path, [], add_csv=False, input_size=None).env
+    assert "WANDB_SERVICE" not in env and env["WANDB_PROJECT"] == "kept"
+
+
 @pytest.mark.slow  # a run's subprocess
 def test_a_run_is_pruned_between_validations(tmp_path: Path) -> None:
     """Metric values are reported as the run writes them, and a pruned run is stopped mid-run."""

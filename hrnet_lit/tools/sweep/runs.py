@@ -143,6 +143,7 @@ class Objective:
         bin_dir = str(Path(sys.executable).parent)  # `hrnet-lit` and `python` of this environment
         self.env = {**os.environ, "PATH": os.pathsep.join([bin_dir, os.environ.get("PATH", "")])}
         self.env.setdefault("WANDB_MODE", "offline")  # no W&B server: W&B loggers write offline runs
+        self.env.pop("WANDB_SERVICE", None)  # as `wandb agent` does: each run starts its own W&B service
 
     def __call__(self, trial: optuna.Trial) -> float:
         values = {p.key: p.suggest(trial) for p in self.sweep.parameters}
