@@ -110,7 +110,7 @@ def detections(*boxes: list[Any], image_id: int = 3, score: float = 0.9) -> list
 def detection_json(first_image: int = 1) -> dict[str, Any]:
     """Two images, three boxes of two categories (ids 3 and 7, COCO's gaps)."""
     a, b = first_image, first_image + 1
-    boxes = [(10 + a, a, 3, [4, 6, 30, 20]), (11 + a, a, 7, [30, 20, 20, 20]), (10 + b, b, 7, [8, 8, 40, 30])]
+    boxes = [(10 + a, a, 3, [4, 6, 30, 20]), (20 + a, a, 7, [30, 20, 20, 20]), (10 + b, b, 7, [8, 8, 40, 30])]
     return {
         "images": [
             {"id": a, "file_name": f"{a:012d}.png", "width": IMAGE_W, "height": IMAGE_H},

@@ -467,7 +467,7 @@ CASES = [
     Case(
         "det-bbox-numeric-strings",
         lambda t: det_bad(t, "train", "annotations", 1, bbox=["30", "20", "20", "20"]),
-        rf"train\.json.*{A}12.*bbox.*'30'",
+        rf"train\.json.*{A}21.*bbox.*'30'",
     ),
     Case(
         "det-bbox-nan",

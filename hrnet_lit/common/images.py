@@ -8,7 +8,7 @@ import numpy as np
 from torch import Tensor
 from torch.utils.data import Dataset
 
-from hrnet_lit.common.files import open_image
+from hrnet_lit.common.files import check_image, read_rgb
 from hrnet_lit.common.normalize import normalize
 from hrnet_lit.errors import InputError, MissingInputError
 
@@ -22,7 +22,8 @@ def list_images(folder: Path) -> list[Path]:
 
 class ImageFolderPredict(Dataset[tuple[Tensor, str]]):
     """Every image in a folder as (normalised image, path); the path's stem names the saved prediction,
-    so two images with one stem (``x.png``, ``x.jpg``) are refused before anything is written."""
+    so two images with one stem (``x.png``, ``x.jpg``) are refused before anything is written, as is a
+    file that is no image (`check_image`)."""
 
     def __init__(self, root: str | Path) -> None:
         folder = Path(root)
@@ -39,11 +40,11 @@ class ImageFolderPredict(Dataset[tuple[Tensor, str]]):
                     f"be saved under the name {path.stem!r}; rename one"
                 )
             stems[path.stem] = path
+            check_image(path)
 
     def __len__(self) -> int:
         return len(self.paths)
 
     def __getitem__(self, index: int) -> tuple[Tensor, str]:
         path = self.paths[index]
-        with open_image(path) as image:
-            return normalize(np.array(image.convert("RGB"))), str(path)
+        return normalize(np.array(read_rgb(path))), str(path)

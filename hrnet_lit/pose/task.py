@@ -13,6 +13,7 @@ import torch
 from PIL import Image, ImageDraw
 
 from hrnet_lit.common.atomic import atomic_path, save_atomically
+from hrnet_lit.common.files import read_rgb
 from hrnet_lit.common.normalize import denormalize
 from hrnet_lit.common.task import HRNetTask
 from hrnet_lit.errors import InputError
@@ -237,21 +238,26 @@ class PoseTask(HRNetTask):
             "scale": batch["scale"],
             "score": batch["score"],
             "paths": batch["path"],
+            "person": batch["person"],
         }
 
     def on_predict_epoch_start(self) -> None:
         self._predicted = {}
 
     def write_predictions(self, prediction: dict[str, Any], folder: Path, writer: Any) -> None:
-        """Collect each image's persons; the images are drawn once all of their boxes are in."""
-        for keypoints, scale, score, path in zip(
+        """Collect each image's persons; the images are drawn once all of their boxes are in. An image
+        without a person (no detector box on it) is kept, with none."""
+        for keypoints, scale, score, path, person in zip(
             prediction["keypoints"].cpu().numpy(),
             prediction["scale"].cpu().numpy(),
             prediction["score"].cpu().numpy(),
             prediction["paths"],
+            prediction["person"].cpu().tolist(),
             strict=True,
         ):
-            self._predicted.setdefault(path, []).append((keypoints, scale, float(score)))
+            persons = self._predicted.setdefault(path, [])
+            if person:
+                persons.append((keypoints, scale, float(score)))
 
     def finish_predictions(self, folder: Path) -> None:
         """`<stem>.png` per image with its skeletons, and `keypoints.json` in COCO's keypoint results
@@ -260,6 +266,8 @@ class PoseTask(HRNetTask):
         collect = COCOKeypointAP(self.sigmas, self.val_ap.in_vis_thre, self.val_ap.oks_thre)
         for index, path in enumerate(paths):
             persons = self._predicted[path]
+            if not persons:
+                continue
             collect.update(
                 torch.as_tensor(np.stack([p[0] for p in persons])),
                 torch.as_tensor(np.stack([p[1] for p in persons])),
@@ -274,8 +282,7 @@ class PoseTask(HRNetTask):
             result["image_id"] = int(path.stem) if path.stem.isdigit() else result["image_id"]
             by_image.setdefault(paths.index(str(path)), []).append(result)
         for index, path in enumerate(paths):
-            with Image.open(path) as image:
-                canvas = image.convert("RGB")
+            canvas = read_rgb(Path(path))
             for result in by_image.get(index, []):
                 self._draw(canvas, np.asarray(result["keypoints"]).reshape(-1, 3))
             save_atomically(canvas, folder / f"{Path(path).stem}.png", "PNG")

@@ -19,7 +19,7 @@ from hrnet_lit.classification.contract import ClassificationArgs
 from hrnet_lit.classification.data.folder import ClassificationFolder, read_classes
 from hrnet_lit.classification.data.synthetic import SyntheticClasses
 from hrnet_lit.common.datamodule import TaskDataModule
-from hrnet_lit.common.files import open_image
+from hrnet_lit.common.files import read_rgb
 from hrnet_lit.common.images import ImageFolderPredict
 from hrnet_lit.common.normalize import IMAGENET_MEAN, IMAGENET_STD
 from hrnet_lit.errors import InputError
@@ -59,8 +59,7 @@ class PredictImages(Dataset[tuple[torch.Tensor, str]]):
         return len(self.paths)
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, str]:
-        with open_image(self.paths[index]) as image:
-            return self.transform(image.convert("RGB")), str(self.paths[index])
+        return self.transform(read_rgb(self.paths[index])), str(self.paths[index])
 
 
 class ClassificationDataModule(TaskDataModule):

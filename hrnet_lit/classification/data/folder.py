@@ -16,7 +16,7 @@ from timm.data import create_dataset
 from timm.utils.misc import natural_key
 from torch.utils.data import Dataset
 
-from hrnet_lit.common.files import open_image, require_dir
+from hrnet_lit.common.files import read_rgb, require_dir
 from hrnet_lit.errors import InputError, MissingInputError
 
 LAYOUT = """<root>/
@@ -79,6 +79,5 @@ class ClassificationFolder(Dataset[tuple[Any, int]]):
 
     def __getitem__(self, index: int) -> tuple[Any, int]:
         path, target = self.samples[index]
-        with open_image(path) as image:
-            rgb = image.convert("RGB")
+        rgb = read_rgb(path)
         return (self.transform(rgb) if self.transform is not None else rgb), target

@@ -10,7 +10,6 @@ reported with its file and annotation id, then dropped (`bad_boxes="drop"`) or r
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from pathlib import Path
 from typing import Any, Literal
@@ -18,7 +17,8 @@ from typing import Any, Literal
 import numpy as np
 from lightning.pytorch.utilities import rank_zero_warn
 
-from hrnet_lit.common.files import open_image, require_dir
+from hrnet_lit.common.files import read_rgb, require_dir
+from hrnet_lit.common.json_fields import Fields, read_json_file, records, unique
 from hrnet_lit.detection.data.dataset import DetectionDataset
 from hrnet_lit.detection.data.transforms import DetectionTransform, RawSample
 from hrnet_lit.errors import InputError, MissingInputError
@@ -118,46 +118,50 @@ COCO_LAYOUT = """\
   val2017/*.jpg"""
 
 
-def _field(record: dict[str, Any], key: str, where: str) -> Any:
-    if key not in record:
-        raise InputError(f"{where} has no {key!r}")
-    return record[key]
-
-
 def read_json(path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        raise MissingInputError(f"annotation file {path} not found")
-    try:
-        with path.open() as file:
-            data = json.load(file)
-    except (OSError, ValueError) as error:
-        raise InputError(f"cannot read annotation file {path}: {error}") from error
+    """The json at `path`, checked to be an object with `images`, `annotations` and `categories` lists
+    of objects (`images` not empty)."""
+    data = read_json_file(path, "annotation file")
     if not isinstance(data, dict):
         raise InputError(f"{path}: expected a COCO json object with images, annotations, categories")
     for key in ("images", "annotations", "categories"):
         if not isinstance(data.get(key), list):
             raise InputError(f"{path}: no {key!r} list (is this a COCO detection json?)")
+        records(data[key], str(path), key, allow_empty=key == "annotations")
     return data
 
 
 def read_categories(data: dict[str, Any], path: Path) -> tuple[tuple[int, ...], tuple[str, ...]]:
     """(category ids, names) in id order; the label of the k-th is k + 1."""
-    pairs = sorted(
-        (int(_field(c, "id", f"{path}: a category")), str(_field(c, "name", f"{path}: a category")))
-        for c in data["categories"]
-    )
-    if not pairs:
-        raise InputError(f"{path}: 'categories' is empty")
-    ids = tuple(i for i, _ in pairs)
-    if len(set(ids)) != len(ids):
-        raise InputError(f"{path}: category ids repeat: {ids}")
-    return ids, tuple(n for _, n in pairs)
+    pairs = []
+    for k, category in enumerate(data["categories"]):
+        category_id = Fields(category, f"{path}: categories[{k}]").integer("id")
+        pairs.append((category_id, Fields(category, f"{path}: category {category_id}").text("name")))
+    unique([i for i, _ in pairs], str(path), "category")
+    pairs.sort()
+    return tuple(i for i, _ in pairs), tuple(n for _, n in pairs)
+
+
+def read_images(data: dict[str, Any], path: Path) -> list[tuple[int, str, int, int]]:
+    """(id, file name, width, height) of every image, the ids unique."""
+    images = []
+    for k, record in enumerate(data["images"]):
+        image_id = Fields(record, f"{path}: images[{k}]").integer("id")
+        fields = Fields(record, f"{path}: image {image_id}")
+        images.append(
+            (image_id, fields.text("file_name"), fields.integer("width", 1), fields.integer("height", 1))
+        )
+    unique([i for i, *_ in images], str(path), "image")
+    return images
 
 
 class CocoDetection(DetectionDataset):
     """Images under `image_dir` with the boxes of the COCO-format json `annotation_file`.
 
-    Images without annotations stay (they train as negatives). Args: `bad_boxes` as the module says;
+    Every field is checked when the json is read, and every image file is checked to exist, so a wrong
+    json or a missing image stops the run at setup, not at the batch that needs it. Images without
+    annotations stay (they train as negatives), but a json with no box at all is refused: it would
+    train on negatives only, or leave mAP undefined. Args: `bad_boxes` as the module says;
     `transform`, `keep_crowd`: see `DetectionDataset`.
     """
 
@@ -177,45 +181,53 @@ class CocoDetection(DetectionDataset):
         data = read_json(self.annotation_file)
         self.category_ids, self.classes = read_categories(data, self.annotation_file)
         label_of = {c: k + 1 for k, c in enumerate(self.category_ids)}
-        self.images: list[tuple[int, str, int, int]] = []  # (id, file name, width, height)
-        for record in data["images"]:
-            where = f"{self.annotation_file}: an image"
-            self.images.append(
-                (
-                    int(_field(record, "id", where)),
-                    str(_field(record, "file_name", where)),
-                    int(_field(record, "width", where)),
-                    int(_field(record, "height", where)),
-                )
-            )
+        self.images = read_images(data, self.annotation_file)
         sizes = {i: (name, w, h) for i, name, w, h in self.images}
         self.annotations: dict[int, list[tuple[list[float], int, int, float]]] = defaultdict(list)
         bad: list[str] = []
-        for ann in data["annotations"]:
-            ann_id = _field(ann, "id", f"{self.annotation_file}: an annotation")
-            where = f"{self.annotation_file}: annotation id {ann_id}"
-            image_id, category = int(_field(ann, "image_id", where)), int(_field(ann, "category_id", where))
+        for k, ann in enumerate(data["annotations"]):
+            ann_id = Fields(ann, f"{self.annotation_file}: annotations[{k}]").integer("id")
+            fields = Fields(ann, f"{self.annotation_file}: annotation id {ann_id}")
+            image_id, category = fields.integer("image_id"), fields.integer("category_id")
             if image_id not in sizes:
-                raise InputError(f"{where} refers to image id {image_id}, which 'images' does not list")
+                raise InputError(
+                    f"{fields.where} refers to image id {image_id}, which 'images' does not list"
+                )
             if category not in label_of:
-                raise InputError(f"{where} has category_id {category}, which 'categories' does not list")
-            bbox = _field(ann, "bbox", where)
-            if not (isinstance(bbox, list) and len(bbox) == 4):
-                raise InputError(f"{where}: bbox must be [x, y, width, height], got {bbox!r}")
+                raise InputError(
+                    f"{fields.where} has category_id {category}, which 'categories' does not list"
+                )
+            x, y, w, h = fields.numbers("bbox", 4)
+            crowd = fields.integer("iscrowd", 0, default=0)
+            if crowd > 1:
+                raise fields.wrong("iscrowd", crowd, "0 or 1")
+            area = fields.number("area", 0.0, default=None)
             name, width, height = sizes[image_id]
-            x, y, w, h = (float(v) for v in bbox)
             box = [max(x, 0.0), max(y, 0.0), min(x + w, width), min(y + h, height)]
             if w <= 0 or h <= 0:
-                bad.append(f"{name} (annotation id {ann_id}): box {bbox} has zero area")
+                bad.append(f"{name} (annotation id {ann_id}): box {ann['bbox']} has zero area")
             elif box[2] <= box[0] or box[3] <= box[1]:
-                bad.append(
-                    f"{name} (annotation id {ann_id}): box {bbox} lies outside the {width}x{height} image"
-                )
+                where = f"{name} (annotation id {ann_id}): box {ann['bbox']}"
+                bad.append(f"{where} lies outside the {width}x{height} image")
             else:
-                area = float(ann.get("area") or w * h)
-                self.annotations[image_id].append((box, label_of[category], int(ann.get("iscrowd", 0)), area))
+                self.annotations[image_id].append((box, label_of[category], crowd, area or w * h))
+        unique([ann["id"] for ann in data["annotations"]], str(self.annotation_file), "annotation")
         if bad:
             self._report(bad, bad_boxes)
+        if not self.annotations:
+            left = " left once the bad boxes are dropped" if bad else ""
+            raise InputError(
+                f"{self.annotation_file}: no annotation{left} on its {len(self.images)} images: training "
+                "would see negatives only, and mAP has nothing to score"
+            )
+        self._check_files()
+
+    def _check_files(self) -> None:
+        for image_id, name, _, _ in self.images:
+            if not (self.image_dir / name).is_file():
+                raise MissingInputError(
+                    f"image {self.image_dir / name} (image id {image_id} of {self.annotation_file}) not found"
+                )
 
     def _report(self, bad: list[str], bad_boxes: BadBoxes) -> None:
         more = f"\n  ... and {len(bad) - _SHOWN} more" if len(bad) > _SHOWN else ""
@@ -233,8 +245,7 @@ class CocoDetection(DetectionDataset):
         path = self.image_dir / name
         if not path.is_file():
             raise MissingInputError(f"image {path} (image id {image_id} of {self.annotation_file}) not found")
-        with open_image(path) as file:
-            image = np.array(file.convert("RGB"))
+        image = np.array(read_rgb(path))
         if image.shape[:2] != (height, width):
             raise InputError(
                 f"image {path} is {image.shape[1]}x{image.shape[0]}, but {self.annotation_file} says "

@@ -11,7 +11,7 @@ from torch import Tensor
 from torch.utils.data import DataLoader
 
 from hrnet_lit.common.datamodule import TaskDataModule
-from hrnet_lit.common.files import open_image, require_dir
+from hrnet_lit.common.files import read_rgb, require_dir
 from hrnet_lit.common.images import ImageFolderPredict
 from hrnet_lit.common.loaders import loader_options
 from hrnet_lit.common.normalize import image_tensor
@@ -35,8 +35,7 @@ class PredictImages(ImageFolderPredict):
 
     def __getitem__(self, index: int) -> tuple[Tensor, str]:
         path = self.paths[index]
-        with open_image(path) as image:
-            pixels = image_tensor(np.array(image.convert("RGB")))
+        pixels = image_tensor(np.array(read_rgb(path)))
         return pixels.float() / 255.0, str(path)
 
 

@@ -1,10 +1,15 @@
-"""COCO-format keypoint annotations and person detections -> the persons a top-down model crops."""
+"""COCO-format keypoint annotations -> the persons a top-down model crops.
+
+The json is checked field by field when it is read (`check_keypoints_json`), so that a wrong value is an
+error naming the file, the image or annotation id, the key and the value, instead of a KeyError inside
+pycocotools or a numpy error at the first batch. `iscrowd` (0) and `num_keypoints` (the labelled joints)
+are filled in where missing, as COCO's own files have them and COCOeval reads them.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import io
-import json
 import logging
 from pathlib import Path
 from typing import Any
@@ -12,6 +17,7 @@ from typing import Any
 import numpy as np
 from pycocotools.coco import COCO
 
+from hrnet_lit.common.json_fields import Fields, read_json_file, records, unique
 from hrnet_lit.errors import InputError, MissingInputError
 from hrnet_lit.pose.affine import box_to_center_scale
 from hrnet_lit.pose.data.transforms import Person
@@ -29,25 +35,72 @@ def coco_from_dict(dataset: dict[str, Any]) -> COCO:
 
 
 def read_json(path: Path, key: str) -> Any:
-    if not path.is_file():
-        raise MissingInputError(f"{key}: {path} not found")
-    try:
-        return json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as error:
-        raise InputError(f"{key}: {path} is not valid JSON: {error}") from None
+    return read_json_file(path, key)
 
 
 def read_coco(path: Path, key: str) -> COCO:
-    """The annotations at `path`, refused by name when they are not a COCO keypoints file."""
-    dataset = read_json(path, key)
+    """The annotations at `path`, refused by name when they are not a valid COCO keypoints file."""
+    return coco_from_dict(check_keypoints_json(read_json(path, key), f"{key}: {path}"))
+
+
+def _check_category(category: dict[str, Any], where: str) -> None:
+    fields = Fields(category, f"{where}: category {category.get('id')}")
+    joints = len(fields.strings("keypoints"))
+    fields.int_lists("skeleton", 2, 1, joints, default=None)  # 1-based, as COCO's
+    fields.int_lists("flip_pairs", 2, 0, joints - 1, default=None)
+    fields.int_lists("upper_body", None, 0, joints - 1, default=None)
+    if category.get("sigmas") is not None:
+        sigmas = fields.numbers("sigmas", joints)
+        if min(sigmas) <= 0:
+            raise fields.wrong("sigmas", category["sigmas"], f"{joints} positive numbers")
+
+
+def check_keypoints_json(dataset: Any, where: str) -> dict[str, Any]:
+    """`dataset` checked as a COCO keypoints file (`where` names it): typed fields, unique ids, every
+    annotation on a listed image and category, the keypoint category's annotations with 3 values per
+    joint. Returns it with `iscrowd` and `num_keypoints` filled in where missing."""
     if not isinstance(dataset, dict) or not {"images", "annotations", "categories"} <= set(dataset):
-        raise InputError(
-            f"{key}: {path} is not a COCO annotation file (needs images, annotations, categories)"
-        )
-    keypoint_categories = [c for c in dataset["categories"] if c.get("keypoints")]
+        raise InputError(f"{where} is not a COCO annotation file (needs images, annotations, categories)")
+    categories = records(dataset["categories"], where, "categories")
+    images = records(dataset["images"], where, "images", allow_empty=False)
+    annotations = records(dataset["annotations"], where, "annotations")
+    category_ids = [Fields(c, f"{where}: categories[{k}]").integer("id") for k, c in enumerate(categories)]
+    unique(category_ids, where, "category")
+    keypoint_categories = [c for c in categories if c.get("keypoints")]
     if not keypoint_categories:
-        raise InputError(f"{key}: {path} has no category with `keypoints` names")
-    return coco_from_dict(dataset)
+        raise InputError(f"{where} has no category with `keypoints` names")
+    _check_category(keypoint_categories[0], where)
+    keypoint_category, joints = keypoint_categories[0]["id"], len(keypoint_categories[0]["keypoints"])
+    image_ids = []
+    for k, image in enumerate(images):
+        image_id = Fields(image, f"{where}: images[{k}]").integer("id")
+        fields = Fields(image, f"{where}: image {image_id}")
+        fields.text("file_name")
+        fields.integer("width", 1, default=None)
+        fields.integer("height", 1, default=None)
+        image_ids.append(image_id)
+    unique(image_ids, where, "image")
+    known_images, known_categories = set(image_ids), set(category_ids)
+    for k, ann in enumerate(annotations):
+        ann_id = Fields(ann, f"{where}: annotations[{k}]").integer("id")
+        fields = Fields(ann, f"{where}: annotation {ann_id}")
+        image_id, category = fields.integer("image_id"), fields.integer("category_id")
+        if image_id not in known_images:
+            raise InputError(f"{fields.where} is on image_id {image_id}, which 'images' does not list")
+        if category not in known_categories:
+            raise InputError(f"{fields.where} has category_id {category}, which 'categories' does not list")
+        crowd = fields.integer("iscrowd", 0, default=0)
+        if crowd > 1:
+            raise fields.wrong("iscrowd", crowd, "0 or 1")
+        fields.box("bbox")
+        fields.number("area", 0.0)
+        values = fields.numbers("keypoints", 3 * joints) if category == keypoint_category else []
+        labelled = int(np.count_nonzero(np.asarray(values[2::3]) > 0))
+        fields.integer("num_keypoints", 0, default=None)
+        ann.setdefault("iscrowd", crowd)
+        ann.setdefault("num_keypoints", labelled)
+    unique([ann["id"] for ann in annotations], where, "annotation")
+    return dataset
 
 
 def keypoint_category(coco: COCO) -> dict[str, Any]:
@@ -62,7 +115,8 @@ def gt_persons(
 
     A keypoint list of the wrong length, a box with nothing inside the image or a missing image
     file is an error naming `source` (the json) and the annotation id; persons without a labelled
-    joint are skipped, and counted in the log.
+    joint are skipped, and counted in the log. A split with no person left is an error: it would
+    train on nothing, or score nothing.
     """
     category = keypoint_category(coco)["id"]
     persons: list[Person] = []
@@ -86,7 +140,7 @@ def gt_persons(
             x1, y1 = max(0.0, x), max(0.0, y)
             x2 = min(width - 1.0, x1 + max(0.0, w - 1.0)) if width else x1 + max(0.0, w - 1.0)
             y2 = min(height - 1.0, y1 + max(0.0, h - 1.0)) if height else y1 + max(0.0, h - 1.0)
-            if w <= 0 or h <= 0 or x2 < x1 or y2 < y1:
+            if w <= 0 or h <= 0 or x2 < x1 or y2 < y1 or x2 - x1 + y2 - y1 <= 0:
                 raise InputError(f"{where}: box {ann['bbox']} lies outside the {width} x {height} image")
             path = image_dir / info["file_name"]
             if check_files and path not in checked:
@@ -96,37 +150,11 @@ def gt_persons(
             box = np.array([x1, y1, x2 - x1, y2 - y1])
             center, scale = box_to_center_scale(box, aspect_ratio)
             persons.append(Person(center, scale, joints, box, 1.0, int(image_id), int(ann["id"])))
+    if not persons:
+        raise InputError(
+            f"{source}: no person with a labelled joint ({len(coco.anns)} annotations, {skipped} of them "
+            "non-crowd persons with every joint unlabelled): there would be nothing to train on or score"
+        )
     if skipped:
         log.info("%s: skipped %d persons with no labelled joint", source, skipped)
-    return persons
-
-
-def detected_persons(
-    path: Path, coco: COCO, num_joints: int, aspect_ratio: float, image_thre: float, key: str
-) -> list[Person]:
-    """Person boxes of a COCO detections json (`[{image_id, category_id, bbox, score}]`) on `coco`'s
-    images, those scoring at least `image_thre` (the official `_load_coco_person_detection_results`)."""
-    detections = read_json(path, key)
-    if not isinstance(detections, list):
-        raise InputError(f"{key}: {path} must be a list of detections")
-    category = keypoint_category(coco)["id"]
-    persons = []
-    for k, det in enumerate(detections):
-        if det.get("category_id", category) != category or float(det.get("score", 1.0)) < image_thre:
-            continue
-        if det.get("image_id") not in coco.imgs:
-            raise InputError(
-                f"{key}: {path}: detection {k} is on image {det.get('image_id')}, not in the annotations"
-            )
-        box = np.asarray(det.get("bbox", []), dtype=np.float64)
-        if box.shape != (4,):
-            raise InputError(
-                f"{key}: {path}: detection {k} has bbox {det.get('bbox')}, expected [x, y, w, h]"
-            )
-        center, scale = box_to_center_scale(box, aspect_ratio)
-        joints = np.zeros((num_joints, 3))
-        persons.append(
-            Person(center, scale, joints, box, float(det.get("score", 1.0)), int(det["image_id"]), -1)
-        )
-    log.info("%s: %d person boxes scoring >= %s", path, len(persons), image_thre)
     return persons

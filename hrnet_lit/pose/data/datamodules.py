@@ -12,20 +12,14 @@ from pycocotools.coco import COCO
 from torch.utils.data import DataLoader
 
 from hrnet_lit.common.datamodule import TaskDataModule
-from hrnet_lit.common.files import open_image, require_dir
+from hrnet_lit.common.files import read_rgb, require_dir
 from hrnet_lit.errors import InputError
 from hrnet_lit.pose.codec import HeatmapCodec, data_codec
 from hrnet_lit.pose.contract import PoseArgs
-from hrnet_lit.pose.data.coco import (
-    coco_from_dict,
-    detected_persons,
-    gt_persons,
-    keypoint_category,
-    read_coco,
-    read_json,
-)
-from hrnet_lit.pose.data.dataset import PosePredictFolder, TopDownDataset, boxes_by_stem
+from hrnet_lit.pose.data.coco import coco_from_dict, gt_persons, keypoint_category, read_coco
+from hrnet_lit.pose.data.dataset import PosePredictFolder, TopDownDataset
 from hrnet_lit.pose.data.keypoints import COCO_SPEC, KeypointSpec, spec_from_category
+from hrnet_lit.pose.data.person_boxes import boxes_by_stem, detected_persons, read_person_boxes
 from hrnet_lit.pose.data.synthetic import HALF_BODY_MIN_JOINTS, SyntheticPoses
 from hrnet_lit.pose.data.transforms import Augmentation, TopDownTransform
 
@@ -47,8 +41,9 @@ class PoseDataModule(TaskDataModule):
         scale_factor, rotation_factor, rotation_prob, flip_prob, half_body_prob: the official
             augmentation (0.35, 45 degrees, 0.6, 0.5, 0.3).
         person_boxes: COCO detections json whose person boxes replace the ground-truth ones in
-            validation and test (as the official detector-box evaluation) and give predict its boxes.
-        image_thre: detections scoring below it are dropped (official 0.0).
+            validation and test (as the official detector-box evaluation) and give predict its boxes
+            (an image with none gets no skeleton).
+        image_thre: detections scoring below it are dropped, in evaluation and predict (official 0.0).
         predict_dir: folder of images for `predict`.
     """
 
@@ -145,16 +140,20 @@ class PoseDataModule(TaskDataModule):
                 self.image_dir(split),
                 self.spec.num_joints,
                 aspect,
-                f"{split} annotations",
+                self.annotation_source(split),
                 self.files_on_disk,
             )
         return TopDownDataset(persons, self.image_loader(split), self.transform(split == "train"))
 
+    def annotation_source(self, split: str) -> str:
+        """What the errors about `split`'s annotations name."""
+        return f"{split} annotations"
+
     def predict_dataloader(self) -> DataLoader:
         boxes = None
         if self.person_boxes is not None:
-            detections = read_json(Path(self.person_boxes), "data.person_boxes")
-            boxes = boxes_by_stem(detections, "data.person_boxes")
+            detections = read_person_boxes(Path(self.person_boxes), "data.person_boxes")
+            boxes = boxes_by_stem(detections, self.image_thre)
         folder = self.predict_images(
             lambda path: PosePredictFolder(path, self.transform(False), self.spec.num_joints, boxes)
         )
@@ -288,11 +287,14 @@ class COCOKeypointsDataModule(PoseDataModule):
     def image_dir(self, split: str) -> Path:
         return self.root / self.images[self._split(split)]
 
+    def annotation_source(self, split: str) -> str:
+        split = self._split(split)
+        return f"data.{split}_annotations: {self.root / self.annotations[split]}"
+
     def image_loader(self, split: str) -> Callable[[int], Image.Image]:
         coco, folder = self.ground_truth(split), self.image_dir(split)
 
         def load(image_id: int) -> Image.Image:
-            with open_image(folder / coco.imgs[image_id]["file_name"]) as image:
-                return image.convert("RGB")
+            return read_rgb(folder / coco.imgs[image_id]["file_name"])
 
         return load

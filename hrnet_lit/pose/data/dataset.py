@@ -7,13 +7,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 from PIL import Image
 from torch.utils.data import Dataset
 
-from hrnet_lit.common.files import open_image
+from hrnet_lit.common.files import read_rgb
 from hrnet_lit.common.images import ImageFolderPredict
-from hrnet_lit.errors import InputError
 from hrnet_lit.pose.affine import box_to_center_scale
+from hrnet_lit.pose.data.person_boxes import stem_of
 from hrnet_lit.pose.data.transforms import Person, TopDownTransform
 
 
@@ -36,8 +37,10 @@ class TopDownDataset(Dataset[dict[str, Any]]):
 
 
 class PosePredictFolder(Dataset[dict[str, Any]]):
-    """Every person box of every image in a folder: boxes from `boxes` (file stem or COCO image id ->
-    list of (x, y, w, h, score)), or the whole image as one box where an image has none listed."""
+    """Every person box of every image in a folder. Without `boxes`, the whole image is one person.
+    With `boxes` (file stem -> list of (x, y, w, h, score), a detector's), an image none is listed for
+    has no person: it is served once, flagged `person` False, so that `predict` still writes it, with
+    no skeleton drawn."""
 
     def __init__(
         self,
@@ -49,41 +52,25 @@ class PosePredictFolder(Dataset[dict[str, Any]]):
         self.paths = ImageFolderPredict(root).paths
         self.transform = transform
         self.num_joints = num_joints
-        self.items: list[tuple[int, np.ndarray, float]] = []
+        self.items: list[tuple[int, np.ndarray | None, float]] = []
         for k, path in enumerate(self.paths):
-            stem = f"{int(path.stem):012d}" if path.stem.isdigit() else path.stem
-            listed = (boxes or {}).get(stem)
-            if listed is None:
-                with Image.open(path) as image:
-                    listed = [[0.0, 0.0, float(image.width), float(image.height), 1.0]]
-            self.items += [(k, np.asarray(b[:4], dtype=np.float64), float(b[4])) for b in listed]
+            listed = [None] if boxes is None else boxes.get(stem_of(path.name), [None])
+            self.items += [
+                (k, None if b is None else np.asarray(b[:4]), 1.0 if b is None else b[4]) for b in listed
+            ]
+        self.whole_image = boxes is None
 
     def __len__(self) -> int:
         return len(self.items)
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         k, box, score = self.items[index]
+        image = read_rgb(self.paths[k])
+        if box is None:
+            box = np.array([0.0, 0.0, float(image.width), float(image.height)])
         center, scale = box_to_center_scale(box, self.transform.aspect_ratio)
         person = Person(center, scale, np.zeros((self.num_joints, 3)), box, score, k, -1)
-        with open_image(self.paths[k]) as image:
-            sample = self.transform(image, person)
+        sample = self.transform(image, person)
         kept = {key: sample[key] for key in ("image", "center", "scale", "score", "box")}
-        return {**kept, "path": str(self.paths[k])}
-
-
-def boxes_by_stem(detections: list[dict[str, Any]], key: str) -> dict[str, list[list[float]]]:
-    """Detections (COCO results format, with `image_id` or `file_name`) grouped by image file stem;
-    a COCO image id `n` names the file `<n zero-padded to 12>.jpg` as COCO's files are named."""
-    grouped: dict[str, list[list[float]]] = {}
-    for k, det in enumerate(detections):
-        if "file_name" in det:
-            stem = Path(str(det["file_name"])).stem
-            stem = f"{int(stem):012d}" if stem.isdigit() else stem
-        elif "image_id" in det:
-            stem = f"{int(det['image_id']):012d}"
-        else:
-            raise InputError(f"{key}: detection {k} has neither file_name nor image_id")
-        if det.get("category_id", 1) != 1:
-            continue
-        grouped.setdefault(stem, []).append([*map(float, det["bbox"]), float(det.get("score", 1.0))])
-    return grouped
+        found = self.whole_image or self.items[index][1] is not None
+        return {**kept, "path": str(self.paths[k]), "person": torch.tensor(found)}

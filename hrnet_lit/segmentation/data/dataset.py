@@ -9,7 +9,7 @@ import numpy as np
 from torch import Tensor
 from torch.utils.data import Dataset
 
-from hrnet_lit.common.files import open_image
+from hrnet_lit.common.files import open_image, read_rgb
 from hrnet_lit.errors import InputError, MissingInputError
 from hrnet_lit.segmentation.data.transforms import SegEvalTransform, SegTransform
 
@@ -61,8 +61,7 @@ class SegmentationDataset(Dataset[tuple[Tensor, Tensor]]):
     def load(self, index: int) -> tuple[np.ndarray, np.ndarray]:
         """The checked, label-mapped (RGB uint8 image, mask) arrays before any transform."""
         image_path, mask_path = self.samples[index]
-        with open_image(image_path) as image_file:
-            image = np.array(image_file.convert("RGB"))
+        image = np.array(read_rgb(image_path))
         with open_image(mask_path, "mask") as mask_file:
             if mask_file.mode not in _LABEL_MODES:
                 raise InputError(
