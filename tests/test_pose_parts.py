@@ -207,7 +207,7 @@ def test_coco_ap_of_the_ground_truth_is_one_and_of_shifted_joints_lower(
     [
         (
             lambda a: a.update(keypoints=a["keypoints"][:-3]),
-            "annotation 1 (image 000000000001.jpg): 48 keypoint",
+            "annotation 1: keypoints has 48 values, expected 51",
         ),
         (lambda a: a.update(bbox=[500.0, 10.0, 30.0, 30.0]), "annotation 1 (image 000000000001.jpg): box"),
         (lambda a: a.update(image_id=3), "annotation 1 (image 000000000003.jpg): image file"),

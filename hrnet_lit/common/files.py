@@ -61,12 +61,11 @@ def to_rgb(image: Image.Image, path: Path, what: str = "image") -> Image.Image:
 
 
 def check_image(path: Path, what: str = "image") -> None:
-    """Refuse, naming it, a file that is no image, a PNG cut short (PIL's `verify` reads its chunks
-    without decoding) or a float image, before anything is written; the rest shows when it is decoded."""
+    """Refuse, naming it, a file that is no image or a float image, from its header alone (cheap);
+    a file cut short shows when it is decoded (`open_image`)."""
     try:
         with Image.open(path) as image:
             mode = image.mode
-            image.verify()
     except (OSError, SyntaxError, ValueError) as error:
         raise InputError(f"cannot read {what} {path}: {error}") from error
     if mode == "F":

@@ -116,8 +116,10 @@ class Fields:
         value = self._get(key, expected, default)
         if value is default and default is not _MISSING:
             return value
-        if not isinstance(value, list) or (length is not None and len(value) != length):
+        if not isinstance(value, list):
             raise self.wrong(key, value, expected)
+        if length is not None and len(value) != length:
+            raise InputError(f"{self.where}: {key} has {len(value)} values, expected {length} finite numbers")
         for k, item in enumerate(value):
             if not _is_number(item) or not math.isfinite(item):
                 raise self.wrong(f"{key}[{k}]", item, f"a finite number ({key} is {shown(value)})")

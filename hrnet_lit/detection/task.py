@@ -106,7 +106,6 @@ class DetectionTask(HRNetTask):
         self.val_map = MeanAveragePrecision(**metric)
         self.test_map = MeanAveragePrecision(**metric)
         self._results: list[dict[str, Any]] = []
-        self._image_ids: dict[str, int] = {}
 
     def pretrained_target(self) -> nn.Module:
         """The HRNet (and HRFPN, where it fits) inside the detector."""
@@ -162,21 +161,26 @@ class DetectionTask(HRNetTask):
             self.log(f"{stage}/AP/{self.class_names[int(label) - 1]}", float(ap))
         metric.reset()
 
-    def predict_step(self, batch: tuple[list[torch.Tensor], list[str]], batch_idx: int) -> dict[str, Any]:
-        images, paths = batch
-        return {"detections": self(images), "images": images, "paths": paths}
+    def predict_step(
+        self, batch: tuple[list[torch.Tensor], list[str], list[int]], batch_idx: int
+    ) -> dict[str, Any]:
+        images, paths, image_ids = batch
+        return {"detections": self(images), "images": images, "paths": paths, "image_ids": image_ids}
 
     def on_predict_start(self) -> None:
-        self._results, self._image_ids = [], {}
+        self._results = []
 
     def write_predictions(self, prediction: dict[str, Any], folder: Path, writer: Any) -> None:
         """`<stem>.png`: the image with the boxes scoring at least `draw_score_thresh`, labelled with
         class name and score, in the class's colour; every detection goes to the results json."""
-        for found, image, path in zip(
-            prediction["detections"], prediction["images"], prediction["paths"], strict=True
+        for found, image, path, image_id in zip(
+            prediction["detections"],
+            prediction["images"],
+            prediction["paths"],
+            prediction["image_ids"],
+            strict=True,
         ):
             boxes, labels, scores = (found[k].detach().cpu() for k in ("boxes", "labels", "scores"))
-            image_id = self._image_ids.setdefault(Path(path).name, len(self._image_ids))
             for box, label, score in zip(boxes.tolist(), labels.tolist(), scores.tolist(), strict=True):
                 x0, y0, x1, y1 = box
                 self._results.append(
@@ -236,7 +240,9 @@ class DetectionTask(HRNetTask):
 
     def finish_predictions(self, folder: Path) -> None:
         """`detections.json`: COCO's results format (`image_id`, `category_id`, `bbox` as x, y,
-        width, height, `score`), plus each image's `file_name`, since a folder has no image ids."""
+        width, height, `score`), plus each image's `file_name`. The image id is the COCO json's where
+        the folder is a split's image folder, else the number of a numeric file name (COCO's), else
+        a free number (`hrnet_lit.detection.data.datamodules.numbered`)."""
         path = folder / RESULTS_FILE
         with atomic_path(path) as temp:
             temp.write_text(json.dumps(self._results))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abc import abstractmethod
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from hrnet_lit.detection.data.coco import (
     BadBoxes,
     CocoDetection,
     read_categories,
+    read_images,
     read_json,
 )
 from hrnet_lit.detection.data.dataset import DetectionDataset
@@ -31,17 +33,39 @@ from hrnet_lit.errors import InputError
 
 
 class PredictImages(ImageFolderPredict):
-    """A prediction folder served as (0-1 float image, path): the detector normalises it itself."""
+    """A prediction folder served as (0-1 float image, path, image id): the detector normalises the
+    image itself; `image_ids(paths)` gives the id each image's detections are written under."""
 
-    def __getitem__(self, index: int) -> tuple[Tensor, str]:
+    def __init__(self, root: str | Path, image_ids: Callable[[list[Path]], list[int]]) -> None:
+        super().__init__(root)
+        self.image_ids = image_ids(self.paths)
+
+    def __getitem__(self, index: int) -> PredictItem:  # type: ignore[override]
         path = self.paths[index]
         pixels = image_tensor(np.array(read_rgb(path)))
-        return pixels.float() / 255.0, str(path)
+        return pixels.float() / 255.0, str(path), self.image_ids[index]
 
 
-def _collate_predict(batch: list[tuple[Tensor, str]]) -> tuple[list[Tensor], list[str]]:
-    images, paths = zip(*batch, strict=True)
-    return list(images), list(paths)
+PredictItem = tuple[Tensor, str, int]
+
+
+def _collate_predict(batch: list[PredictItem]) -> tuple[list[Tensor], list[str], list[int]]:
+    images, paths, image_ids = zip(*batch, strict=True)
+    return list(images), list(paths), list(image_ids)
+
+
+def numbered(paths: list[Path], known: dict[str, int] | None = None) -> list[int]:
+    """An image id per file: from `known` (file name -> id), else the number a numeric stem spells (COCO
+    names `000000397133.jpg` the image 397133), else the next id above all of those, in file order."""
+    known = known or {}
+    ids: list[int | None] = [known.get(p.name, int(p.stem) if p.stem.isdigit() else None) for p in paths]
+    free = max((i for i in ids if i is not None), default=-1) + 1
+    out = []
+    for i in ids:
+        if i is None:
+            i, free = free, free + 1
+        out.append(i)
+    return out
 
 
 class DetectionDataModule(TaskDataModule):
@@ -99,9 +123,14 @@ class DetectionDataModule(TaskDataModule):
     def _loader_options(self) -> dict[str, Any]:
         return loader_options(self.num_workers, collate_fn=collate_detection)
 
+    def predict_image_ids(self, paths: list[Path]) -> list[int]:
+        """The image id of each predict file in `detections.json` (`numbered`)."""
+        return numbered(paths)
+
     def predict_dataloader(self) -> DataLoader:
         options = {**self._loader_options(), "collate_fn": _collate_predict}
-        return DataLoader(self.predict_images(PredictImages), batch_size=self.batch_size, **options)
+        images = self.predict_images(lambda folder: PredictImages(folder, self.predict_image_ids))
+        return DataLoader(images, batch_size=self.batch_size, **options)
 
 
 class SyntheticDetectionDataModule(DetectionDataModule):
@@ -200,6 +229,17 @@ class CocoFormatDataModule(DetectionDataModule):
     @property
     def input_size(self) -> tuple[int, int]:
         return self._input_size
+
+    def predict_image_ids(self, paths: list[Path]) -> list[int]:
+        """A predict folder that is one of the splits' image folders takes that json's image ids, so
+        that `detections.json` scores against it; other files as `numbered`."""
+        folder = paths[0].parent.resolve() if paths else None
+        for images, json_file in self.splits.values():
+            path = Path(json_file)
+            if folder == Path(images).resolve() and path.is_file():
+                known = {name: image_id for image_id, name, _, _ in read_images(read_json(path), path)}
+                return numbered(paths, known)
+        return numbered(paths)
 
     def make_dataset(self, split: str, transform: DetectionTransform, train: bool) -> DetectionDataset:
         images, annotations = self.splits[split]
