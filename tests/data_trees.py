@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import copy
 import json
+import struct
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +30,16 @@ def save_image(path: Path, seed: int = 0, size: tuple[int, int] = (IMAGE_W, IMAG
 def truncate(path: Path, keep: int = 100) -> Path:
     path.write_bytes(path.read_bytes()[:keep])
     return path
+
+
+def claimed_huge_png() -> bytes:
+    """A PNG whose header claims 60000 x 60000 pixels (PIL's decompression bomb) and holds a few."""
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    header = chunk(b"IHDR", struct.pack(">IIBBBBB", 60000, 60000, 8, 2, 0, 0, 0))
+    return b"\x89PNG\r\n\x1a\n" + header + chunk(b"IDAT", zlib.compress(bytes(100))) + chunk(b"IEND", b"")
 
 
 def write_json(path: Path, data: Any) -> Path:

@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 from data_trees import (
     changed,
+    claimed_huge_png,
     class_tree,
     detection_json,
     detection_tree,
@@ -114,6 +115,16 @@ def pose_predict(tmp: Path, folder: Path, boxes: Any = None, *extra: str) -> lis
     if boxes is not None:
         flags.append(f"--data.person_boxes={write_json(tmp / 'boxes.json', boxes)}")
     return pose_cli("predict", tmp, pose_tree(tmp / "d"), *flags)
+
+
+def bad_categories(tmp: Path, categories: Any) -> Callable[[], object]:
+    return pose_setup(pose_tree(tmp / "d", val={**pose_json(3), "categories": categories}), "validate")
+
+
+def bomb(path: Path) -> Path:
+    """A PNG whose header claims 60000 x 60000 pixels: PIL's decompression-bomb error."""
+    path.write_bytes(claimed_huge_png())
+    return path
 
 
 def by_file(box: Any, **more: Any) -> list[dict[str, Any]]:
@@ -596,6 +607,27 @@ CASES = [
             )
         ),
         r"x\.json.*image 1.*width.*nan",
+    ),
+    # Found by the property tests (tests/test_data_properties.py) before the checks.
+    Case(
+        "det-image-width-inf",
+        lambda t: det_bad(t, "train", "images", 1, width=INF),
+        r"train\.json.*image 2.*width.*inf",
+    ),
+    Case(
+        "det-ann-id-huge-float",
+        lambda t: det_bad(t, "train", "annotations", 0, id=1e300),
+        r"train\.json.*annotations\[0\].*id.*1e\+300",
+    ),
+    Case(
+        "pose-category-not-an-object",
+        lambda t: bad_categories(t, ["person"]),
+        rf"{VAL_JSON}.*categories\[0\].*'person'",
+    ),
+    Case(
+        "pose-predict-decompression-bomb",
+        lambda t: pose_predict(t, bomb(predict_folder(t) / "huge.png").parent),
+        r"huge\.png.*pixels",
     ),
     # -- classification: class folders ---------------------------------------------------------------
     Case(

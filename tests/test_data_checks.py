@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from data_trees import changed, detection_json, detection_tree, pose_tree, save_image
+from data_trees import changed, detection_json, detection_tree, pose_json, pose_tree, save_image
 from helpers import TINY_DETECTION
 from PIL import Image
 from test_bad_input_data import pose_cli
@@ -25,6 +25,8 @@ from hrnet_lit.detection.data.datamodules import numbered
 from hrnet_lit.detection.detector import DetectorConfig
 from hrnet_lit.detection.task import DetectionTask
 from hrnet_lit.errors import InputError
+from hrnet_lit.pose.data import COCOKeypointsDataModule
+from hrnet_lit.pose.metrics import COCOKeypointAP
 
 # 0 ... 65535 across the image: PIL's own convert("RGB") clips every value above 255 to white.
 RAMP = np.linspace(0, 65535, 32 * 48).round().astype(np.uint16).reshape(32, 48)
@@ -146,3 +148,20 @@ def test_detections_json_takes_coco_image_ids(tmp_path: Path) -> None:
         and result["category_id"] == 7
         and result["bbox"] == [1.0, 2.0, 10.0, 20.0]
     )
+
+
+def test_a_keypoints_json_without_iscrowd_or_num_keypoints_is_scored(tmp_path: Path) -> None:
+    """COCOeval reads both on every annotation; a json of another tool may leave them out."""
+    val = pose_json(3)
+    for ann in val["annotations"]:
+        del ann["iscrowd"], ann["num_keypoints"]
+    data = COCOKeypointsDataModule(root=str(pose_tree(tmp_path, val=val)), input_size=(64, 48), num_workers=0)
+    data.setup("validate")
+    metric = COCOKeypointAP(list(data.spec.sigmas))
+    for person in data.dataset("val").persons:
+        joints = torch.from_numpy(person.joints).float()[None]
+        metric.update(
+            joints, torch.from_numpy(person.scale)[None], torch.ones(1), torch.tensor([person.image_id])
+        )
+    metric.ground_truth, metric.expected = data.ground_truth("val"), len(data.dataset("val"))
+    assert float(metric.compute()["AP"]) == pytest.approx(1.0)

@@ -27,7 +27,7 @@ def open_image(path: Path, what: str = "image") -> Image.Image:
     try:
         file = Image.open(path)
         file.load()
-    except (OSError, SyntaxError) as error:  # PIL reports broken files as either
+    except (OSError, SyntaxError, Image.DecompressionBombError) as error:  # PIL reports broken files so
         if file is not None:
             file.close()
         raise InputError(f"cannot read {what} {path}: {error}") from error
@@ -66,7 +66,7 @@ def check_image(path: Path, what: str = "image") -> None:
     try:
         with Image.open(path) as image:
             mode = image.mode
-    except (OSError, SyntaxError, ValueError) as error:
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as error:
         raise InputError(f"cannot read {what} {path}: {error}") from error
     if mode == "F":
         raise InputError(

@@ -17,6 +17,7 @@ from typing import Any
 from hrnet_lit.errors import InputError, MissingInputError
 
 _MISSING: Any = object()
+_INT64 = 2**63 - 1  # ids become int64 tensors
 
 
 def shown(value: Any, limit: int = 60) -> str:
@@ -80,14 +81,14 @@ class Fields:
         return InputError(f"{self.where}: {key} is {shown(value)}, expected {expected}")
 
     def integer(self, key: str, minimum: int | None = None, default: Any = _MISSING) -> int:
-        """A whole number (`3` or `3.0`, not `"3"`), at least `minimum`."""
-        expected = "a whole number" + (f" >= {minimum}" if minimum is not None else "")
+        """A whole number (`3` or `3.0`, not `"3"`) that fits in 64 bits, at least `minimum`."""
+        expected = f"a whole number in {-_INT64 if minimum is None else minimum} ... {_INT64}"
         value = self._get(key, expected, default)
         if value is default and default is not _MISSING:
             return value
         if not _is_number(value) or not math.isfinite(value) or value != int(value):
             raise self.wrong(key, value, expected)
-        if minimum is not None and value < minimum:
+        if not (-_INT64 if minimum is None else minimum) <= value <= _INT64:
             raise self.wrong(key, value, expected)
         return int(value)
 
