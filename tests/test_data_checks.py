@@ -25,7 +25,7 @@ from hrnet_lit.detection.data.datamodules import numbered
 from hrnet_lit.detection.detector import DetectorConfig
 from hrnet_lit.detection.task import DetectionTask
 from hrnet_lit.errors import InputError
-from hrnet_lit.pose.data import COCOKeypointsDataModule
+from hrnet_lit.pose.data import COCOKeypointsDataModule, SyntheticPoseDataModule
 from hrnet_lit.pose.metrics import COCOKeypointAP
 
 # 0 ... 65535 across the image: PIL's own convert("RGB") clips every value above 255 to white.
@@ -165,3 +165,15 @@ def test_a_keypoints_json_without_iscrowd_or_num_keypoints_is_scored(tmp_path: P
         )
     metric.ground_truth, metric.expected = data.ground_truth("val"), len(data.dataset("val"))
     assert float(metric.compute()["AP"]) == pytest.approx(1.0)
+
+
+def test_pose_predict_warns_once_when_no_box_is_on_the_folders_images(tmp_path: Path) -> None:
+    save_image(tmp_path / "images" / "a.png")
+    data = SyntheticPoseDataModule(num_workers=0, input_size=(32, 24), predict_dir=str(tmp_path / "images"))
+    data.person_boxes = str(tmp_path / "boxes.json")
+    (tmp_path / "boxes.json").write_text(
+        json.dumps([{"file_name": "b.png", "bbox": [1, 1, 9, 9], "score": 1}])
+    )
+    with pytest.warns(UserWarning, match=r"data\.person_boxes: no person box .* without a skeleton"):
+        folder = data.predict_dataloader().dataset
+    assert not folder[0]["person"]

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from lightning.pytorch.utilities import rank_zero_warn
 from PIL import Image
 from torch.utils.data import Dataset
 
@@ -59,6 +60,11 @@ class PosePredictFolder(Dataset[dict[str, Any]]):
                 (k, None if b is None else np.asarray(b[:4]), 1.0 if b is None else b[4]) for b in listed
             ]
         self.whole_image = boxes is None
+        if boxes is not None and all(box is None for _, box, _ in self.items):
+            rank_zero_warn(
+                f"data.person_boxes: no person box scoring >= data.image_thre is on an image of {root}; "
+                "every image is written without a skeleton"
+            )
 
     def __len__(self) -> int:
         return len(self.items)
