@@ -70,12 +70,11 @@ class Fields:
         self.record = record
         self.where = where
 
-    def _get(self, key: str, expected: str, default: Any) -> Any:
-        if key in self.record and self.record[key] is not None:
-            return self.record[key]
-        if default is not _MISSING:
-            return default
-        raise InputError(f"{self.where} has no {key!r} (expected {expected})")
+    def _absent(self, key: str, expected: str, default: Any) -> Any:
+        """`default` for a field that is missing (or null), or the error when it is required."""
+        if default is _MISSING:
+            raise InputError(f"{self.where} has no {key!r} (expected {expected})")
+        return default
 
     def wrong(self, key: str, value: Any, expected: str) -> InputError:
         return InputError(f"{self.where}: {key} is {shown(value)}, expected {expected}")
@@ -83,9 +82,9 @@ class Fields:
     def integer(self, key: str, minimum: int | None = None, default: Any = _MISSING) -> int:
         """A whole number (`3` or `3.0`, not `"3"`) that fits in 64 bits, at least `minimum`."""
         expected = f"a whole number in {-_INT64 if minimum is None else minimum} ... {_INT64}"
-        value = self._get(key, expected, default)
-        if value is default and default is not _MISSING:
-            return value
+        value = self.record.get(key)
+        if value is None:
+            return self._absent(key, expected, default)
         if not _is_number(value) or not math.isfinite(value) or value != int(value):
             raise self.wrong(key, value, expected)
         if not (-_INT64 if minimum is None else minimum) <= value <= _INT64:
@@ -95,18 +94,18 @@ class Fields:
     def number(self, key: str, minimum: float | None = None, default: Any = _MISSING) -> float:
         """A finite number (not NaN, not infinite), at least `minimum`."""
         expected = "a finite number" + (f" >= {minimum}" if minimum is not None else "")
-        value = self._get(key, expected, default)
-        if value is default and default is not _MISSING:
-            return value
+        value = self.record.get(key)
+        if value is None:
+            return self._absent(key, expected, default)
         if not _is_number(value) or not math.isfinite(value) or (minimum is not None and value < minimum):
             raise self.wrong(key, value, expected)
         return float(value)
 
     def text(self, key: str, default: Any = _MISSING) -> str:
         """A non-empty string."""
-        value = self._get(key, "a non-empty string", default)
-        if value is default and default is not _MISSING:
-            return value
+        value = self.record.get(key)
+        if value is None:
+            return self._absent(key, "a non-empty string", default)
         if not isinstance(value, str) or not value:
             raise self.wrong(key, value, "a non-empty string")
         return value
@@ -114,9 +113,9 @@ class Fields:
     def numbers(self, key: str, length: int | None = None, default: Any = _MISSING) -> list[float]:
         """A list of finite numbers, of `length` when given."""
         expected = f"a list of {length or 'some'} finite numbers"
-        value = self._get(key, expected, default)
-        if value is default and default is not _MISSING:
-            return value
+        value = self.record.get(key)
+        if value is None:
+            return self._absent(key, expected, default)
         if not isinstance(value, list):
             raise self.wrong(key, value, expected)
         if length is not None and len(value) != length:
@@ -137,9 +136,9 @@ class Fields:
     def strings(self, key: str, default: Any = _MISSING) -> list[str]:
         """A non-empty list of non-empty strings."""
         expected = "a non-empty list of names"
-        value = self._get(key, expected, default)
-        if value is default and default is not _MISSING:
-            return value
+        value = self.record.get(key)
+        if value is None:
+            return self._absent(key, expected, default)
         if not isinstance(value, list) or not value:
             raise self.wrong(key, value, expected)
         for k, item in enumerate(value):
@@ -153,9 +152,9 @@ class Fields:
         """A list of whole numbers in [low, high] (`length` None), or of lists of `length` of them."""
         what = f"whole numbers in {low}..{high}"
         expected = f"a list of {what}" if length is None else f"a list of [{', '.join('i' * length)}] {what}"
-        value = self._get(key, expected, default)
-        if value is default and default is not _MISSING:
-            return value
+        value = self.record.get(key)
+        if value is None:
+            return self._absent(key, expected, default)
         if not isinstance(value, list):
             raise self.wrong(key, value, expected)
         for item in value:

@@ -108,10 +108,11 @@ def spec_from_category(
             f"{where}: the category {category.get('name')!r} has {len(names)} keypoints but no OKS sigmas; "
             "give data.sigmas (one per joint) or a `sigmas` list in the category"
         )
-    skeleton = [[a - 1, b - 1] for a, b in category.get("skeleton") or []]
+    skeleton = [[int(a) - 1, int(b) - 1] for a, b in category.get("skeleton") or []]
     pairs = flip_pairs if flip_pairs is not None else category.get("flip_pairs", mirror_pairs(names))
     if upper_body is None:
         upper_body = category.get("upper_body", list(COCO_UPPER_BODY) if coco else [])
-    spec = KeypointSpec(names, [list(p) for p in pairs], list(sigmas), skeleton, tuple(upper_body))
+    pairs = [[int(j) for j in p] for p in pairs]  # a json may write 3.0 for 3 (checked whole on reading)
+    spec = KeypointSpec(names, pairs, [float(s) for s in sigmas], skeleton, tuple(int(j) for j in upper_body))
     spec.check(where)
     return spec
