@@ -16,6 +16,7 @@ from helpers import TINY_DETECTION
 from PIL import Image
 from pycocotools import mask as coco_mask
 
+from hrnet_lit.cli import main
 from hrnet_lit.detection.detector import DensePart
 from hrnet_lit.errors import InputError
 from hrnet_lit.instance.data import (
@@ -27,8 +28,10 @@ from hrnet_lit.instance.data import (
 )
 from hrnet_lit.instance.detector import MaskRCNNConfig
 from hrnet_lit.instance.network import build_network
+from hrnet_lit.instance.task import InstanceTask
 from hrnet_lit.instance.writer import ImageIds, encode_masks, results
 from hrnet_lit.models import count_macs
+from hrnet_lit.tools.fit_config import config_network, parse_fit_args
 
 TINY = MaskRCNNConfig(
     min_size=64,
@@ -265,3 +268,78 @@ def test_onnx_part_is_the_dense_pyramid() -> None:
     with torch.no_grad():
         levels = part.eval()(torch.rand(1, 3, 64, 96))
     assert [tuple(f.shape[-2:]) for f in levels] == [(16, 24), (8, 12), (4, 6), (2, 3), (1, 2)]
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--model.mask_thresh=1.0"], "model.mask_thresh=1.0 must be in (0, 1)"),
+        (["--model.detector.mask_head_convs=0"], "detector.mask_head_convs"),
+        ([], "annotation id 77"),
+    ],
+)
+def test_bad_input_stops_fit_before_a_step_naming_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], flags: list[str], message: str
+) -> None:
+    images, path = write_coco(tmp_path, [annotation(77, {"size": [1, 1], "counts": "0"}, [1, 1, 5, 5])])
+    data = [
+        f"--data.{split}_{kind}={where}"
+        for split in ("train", "val")
+        for kind, where in (("images", images), ("annotations", path))
+    ]
+    argv = [
+        "fit",
+        "--config=configs/instance/quickstart.yaml",
+        "--data=hrnet_lit.instance.data.CocoFormatInstanceDataModule",
+        *data,
+        "--data.num_workers=0",
+        "--trainer.logger=false",
+        f"--trainer.default_root_dir={tmp_path}",
+        *flags,
+    ]
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
+    assert not list(tmp_path.rglob("*.ckpt"))
+
+
+@pytest.mark.parametrize(
+    ("width", "schedule"), [(18, "1x"), (18, "2x"), (32, "1x"), (32, "2x")], ids=lambda v: str(v)
+)
+def test_coco_recipes_are_mmdetections_mask_rcnn_hrnetv2p(width: int, schedule: str) -> None:
+    """mask_rcnn_hrnetv2p_w{18,32}_{1x,2x}_coco: the schedule, and the mask branch its network has."""
+    config = parse_fit_args([f"--config=configs/instance/coco_w{width}_{schedule}.yaml"])
+    task, arch, data = config_network(config)
+    args = config.model.init_args
+    epochs, milestones = {"1x": (12, [8, 11]), "2x": (24, [16, 22])}[schedule]
+    assert task.__name__ == "InstanceTask" and type(data).__name__ == "CocoInstanceDataModule"
+    assert config.trainer.max_epochs == epochs and args.decay_milestones == milestones
+    assert (args.optimizer, args.lr, args.momentum, args.weight_decay) == ("sgd", 0.02, 0.9, 0.0001)
+    assert (args.warmup_steps, args.mask_thresh, config.trainer.gradient_clip_val) == (500, 0.5, 35)
+    assert arch["backbone"].preset == f"w{width}" and arch["num_classes"] == 80
+    with torch.device("meta"):
+        net = task.build_network(**arch)
+    heads = net.roi_heads
+    assert heads.mask_roi_pool.output_size == (14, 14) and heads.mask_roi_pool.sampling_ratio == 2
+    assert [m[0].out_channels for m in heads.mask_head] == [256] * 4
+    assert (net.transform.min_size, net.transform.max_size) == ((800,), 1333)
+
+
+def test_validation_panels_blend_truth_and_detected_masks() -> None:
+    """input | ground-truth masks and boxes | detections scoring at least draw_score_thresh."""
+    data = SyntheticInstances(1, (64, 80))
+    image, target = data[0]
+    task = InstanceTask(TINY_DETECTION, num_classes=3, detector=TINY, class_names=list(data.classes))
+    plain = (image * 255).round().to(torch.uint8).permute(1, 2, 0).numpy()
+    # The first shape's pixels away from its outline, where no box edge or label is drawn.
+    inside = (torch.nn.functional.max_pool2d(-target["masks"][:1].float(), 9, 1, 4)[0] < 0).numpy()
+    for score, drawn in ((0.9, True), (0.4, False)):  # draw_score_thresh: 0.5
+        scores = torch.full((len(target["boxes"]),), score)
+        found = {"boxes": target["boxes"], "labels": target["labels"], "masks": target["masks"].bool()}
+        task.forward = lambda shown, found=found, scores=scores: [{**found, "scores": scores}]  # type: ignore[method-assign]
+        (panel,) = task.validation_panels(([image], [target]), 1)
+        assert panel.shape == (64, 240, 3)
+        np.testing.assert_array_equal(panel[:, :80], plain)
+        assert (panel[:, 80:160][inside] != plain[inside]).any(), "the true mask is blended in"
+        assert (panel[:, 160:][inside] != plain[inside]).any() == drawn, score
