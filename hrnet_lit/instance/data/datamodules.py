@@ -24,10 +24,8 @@ class InstanceSplits:
 
     def build_dataset(self, split: str) -> InstanceDataset:
         train = split == "train"
-        return self.make_dataset(split, InstanceTransform(0.5 if train and self.flip else 0.0), train)
-
-    def make_dataset(self, split: str, transform: InstanceTransform, train: bool) -> InstanceDataset:
-        raise NotImplementedError
+        transform = InstanceTransform(0.5 if train and self.flip else 0.0)
+        return self.make_dataset(split, transform, train)  # type: ignore[attr-defined]
 
 
 class SyntheticInstanceDataModule(InstanceSplits, SyntheticDetectionDataModule):
