@@ -88,6 +88,9 @@ DETECTION_FIT = [
     "--data.batch_size=4",
 ]
 
+# With configs/instance/quickstart.yaml: the detection flags and a thin mask head of two convs.
+INSTANCE_FIT = [*DETECTION_FIT, "--model.detector.mask_head_width=8", "--model.detector.mask_head_convs=2"]
+
 
 def csv_rows(path: Path) -> list[dict[str, str]]:
     with path.open() as file:

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from helpers import CLASSIFICATION_FIT, DETECTION_FIT, POSE_FIT, SEGMENTATION_FIT
+from helpers import CLASSIFICATION_FIT, DETECTION_FIT, INSTANCE_FIT, POSE_FIT, SEGMENTATION_FIT
 from PIL import Image
 
 from hrnet_lit.cli import main
@@ -69,6 +69,7 @@ TINY_BY_CONFIG = {
     "configs/pose/": POSE_FIT,
     "configs/classification/": CLASSIFICATION_FIT,
     "configs/detection/": DETECTION_FIT,
+    "configs/instance/": INSTANCE_FIT,
     "configs/cityscapes_": CITYSCAPES_TINY,
     "configs/quickstart.yaml": SEGMENTATION_FIT,
 }
@@ -242,6 +243,13 @@ def check_detection(out: str, exported: list[str]) -> None:
     assert exported == ["detector.onnx"]
 
 
+def check_instance(out: str, exported: list[str]) -> None:
+    assert checkpoint("instance_quickstart").is_file()
+    assert Path("instances", "x.png").is_file()
+    assert Path("instances", "segmentations.json").read_text().startswith("[")
+    assert exported == ["instance.onnx"]
+
+
 def check_sweeps(out: str, exported: list[str]) -> None:
     assert "--trainer.max_steps=2" in out, "the smoke test's runs, printed with their extra flags"
     assert list(Path("outputs").glob("wandb/offline-run-*")), "the W&B logger, offline"
@@ -254,6 +262,7 @@ CHECKS: dict[str, Callable[[str, list[str]], None]] = {
     "pose.md": check_pose,
     "classification.md": check_classification,
     "detection.md": check_detection,
+    "instance.md": check_instance,
     "sweeps.md": check_sweeps,
 }
 

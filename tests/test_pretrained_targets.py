@@ -9,6 +9,7 @@ from helpers import TINY_SEGMENTATION
 from hrnet_lit.classification import ClassificationTask
 from hrnet_lit.common.task import HRNetTask
 from hrnet_lit.detection import DetectionTask
+from hrnet_lit.instance import InstanceTask
 from hrnet_lit.models import HRNet, load_pretrained
 from hrnet_lit.pose import PoseTask
 from hrnet_lit.segmentation import SegmentationTask
@@ -18,6 +19,7 @@ TASKS = {
     PoseTask: {"num_joints": 5},
     ClassificationTask: {"num_classes": 4},
     DetectionTask: {"num_classes": 2},
+    InstanceTask: {"num_classes": 2},
 }
 
 

@@ -31,10 +31,10 @@ def _shape_mask(kind: str, u: np.ndarray, v: np.ndarray, extent: float, aspect: 
     return (np.abs(u) <= half) & (np.abs(v) <= half * aspect)
 
 
-def render_boxes(
+def render_shapes(
     rng: np.random.Generator, height: int, width: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """One sample: RGB uint8 image (H, W, 3), xyxy boxes (N, 4), labels 1 ... 3 (N), pixel areas (N)."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One sample: RGB uint8 image (H, W, 3), each shape's pixels (N, H, W) bool, labels 1 ... 3 (N)."""
     ys = (np.arange(height, dtype=np.float32) + 0.5)[:, None]
     xs = (np.arange(width, dtype=np.float32) + 0.5)[None, :]
     corners = rng.uniform(0.0, 255.0, size=(4, 3)).astype(np.float32)
@@ -42,7 +42,7 @@ def render_boxes(
     basis = np.stack(np.broadcast_arrays((1 - wy) * (1 - wx), (1 - wy) * wx, wy * (1 - wx), wy * wx), -1)
     image = basis @ corners
     cell_h, cell_w = height / 2, width / 2
-    boxes, labels, areas = [], [], []
+    masks, labels = [], []
     for cell in rng.permutation(4)[: rng.integers(1, 5)].tolist():
         label = int(rng.integers(1, len(SHAPE_CLASSES) + 1))
         extent = rng.uniform(*_EXTENT_RANGE) * min(cell_h, cell_w)
@@ -55,22 +55,37 @@ def render_boxes(
         u = dx * math.cos(angle) + dy * math.sin(angle)
         v = dy * math.cos(angle) - dx * math.sin(angle)
         mask = _shape_mask(SHAPE_CLASSES[label - 1], u, v, extent, aspect)
-        rows, cols = np.nonzero(mask)
-        if rows.size == 0:
+        if not mask.any():
             continue
         options = rng.uniform(0.0, 255.0, size=(4, 3)).astype(np.float32)
         reference = image[min(int(cy), height - 1), min(int(cx), width - 1)]
         image[mask] = options[np.abs(options - reference).sum(axis=1).argmax()]
-        boxes.append([cols.min(), rows.min(), cols.max() + 1, rows.max() + 1])
+        masks.append(mask)
         labels.append(label)
-        areas.append(rows.size)
     image = image + (rng.random((height, width, 3), dtype=np.float32) - 0.5) * rng.uniform(10.0, 30.0)
     return (
         np.clip(image, 0.0, 255.0).astype(np.uint8),
-        np.asarray(boxes, dtype=np.float32).reshape(-1, 4),
+        np.asarray(masks, dtype=bool).reshape(-1, height, width),
         np.asarray(labels, dtype=np.int64),
-        np.asarray(areas, dtype=np.float32),
     )
+
+
+def tight_boxes(masks: np.ndarray) -> np.ndarray:
+    """The xyxy box (N, 4) of each non-empty mask's pixels (N, H, W), in pixel edges."""
+    boxes = []
+    for mask in masks:
+        rows, cols = np.nonzero(mask)
+        boxes.append([cols.min(), rows.min(), cols.max() + 1, rows.max() + 1])
+    return np.asarray(boxes, dtype=np.float32).reshape(-1, 4)
+
+
+def render_boxes(
+    rng: np.random.Generator, height: int, width: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """One sample: RGB uint8 image (H, W, 3), xyxy boxes (N, 4), labels 1 ... 3 (N), pixel areas (N)."""
+    image, masks, labels = render_shapes(rng, height, width)
+    areas = masks.reshape(len(masks), -1).sum(axis=1).astype(np.float32)
+    return image, tight_boxes(masks), labels, areas
 
 
 class SyntheticBoxes(DetectionDataset):
