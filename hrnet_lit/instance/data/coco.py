@@ -20,8 +20,9 @@ import numpy as np
 from lightning.pytorch.utilities import rank_zero_warn
 from pycocotools import mask as coco_mask
 
-from hrnet_lit.common.files import open_image, require_dir
-from hrnet_lit.detection.data.coco import COCO_LAYOUT, BadBoxes, _field, read_categories, read_json
+from hrnet_lit.common.files import read_rgb, require_dir
+from hrnet_lit.common.json_fields import Fields, unique
+from hrnet_lit.detection.data.coco import COCO_LAYOUT, BadBoxes, read_categories, read_images, read_json
 from hrnet_lit.errors import InputError, MissingInputError
 from hrnet_lit.instance.data.dataset import InstanceDataset, InstanceSample, InstanceTransform
 
@@ -80,8 +81,9 @@ def decode(segmentation: Any, height: int, width: int) -> np.ndarray:
 class CocoInstances(InstanceDataset):
     """Images under `image_dir` with the boxes and masks of the COCO-format json `annotation_file`.
 
-    Images without annotations stay (they train as negatives). Args: `bad_boxes` as the module says;
-    `transform`, `keep_crowd`: see `InstanceDataset`.
+    Fields are checked as the detection reader checks them, and every image file exists at setup.
+    Images without annotations stay (they train as negatives); a json with none at all is refused.
+    Args: `bad_boxes` as the module says; `transform`, `keep_crowd`: see `InstanceDataset`.
     """
 
     def __init__(
@@ -100,49 +102,56 @@ class CocoInstances(InstanceDataset):
         data = read_json(self.annotation_file)
         self.category_ids, self.classes = read_categories(data, self.annotation_file)
         label_of = {c: k + 1 for k, c in enumerate(self.category_ids)}
-        self.images: list[tuple[int, str, int, int]] = []  # (id, file name, width, height)
-        for record in data["images"]:
-            where = f"{self.annotation_file}: an image"
-            fields = (_field(record, key, where) for key in ("id", "file_name", "width", "height"))
-            image_id, name, width, height = fields
-            self.images.append((int(image_id), str(name), int(width), int(height)))
+        self.images = read_images(data, self.annotation_file)
         sizes = {i: (name, w, h) for i, name, w, h in self.images}
         self.annotations: dict[int, list[Instance]] = defaultdict(list)
         bad: list[str] = []
-        for ann in data["annotations"]:
-            ann_id = _field(ann, "id", f"{self.annotation_file}: an annotation")
-            where = f"{self.annotation_file}: annotation id {ann_id}"
-            image_id, category = int(_field(ann, "image_id", where)), int(_field(ann, "category_id", where))
+        for k, ann in enumerate(data["annotations"]):
+            ann_id = Fields(ann, f"{self.annotation_file}: annotations[{k}]").integer("id")
+            fields = Fields(ann, f"{self.annotation_file}: annotation id {ann_id}")
+            image_id, category = fields.integer("image_id"), fields.integer("category_id")
             if image_id not in sizes:
-                raise InputError(f"{where} refers to image id {image_id}, which 'images' does not list")
+                raise InputError(
+                    f"{fields.where} refers to image id {image_id}, which 'images' does not list"
+                )
             if category not in label_of:
-                raise InputError(f"{where} has category_id {category}, which 'categories' does not list")
-            bbox = _field(ann, "bbox", where)
-            if not (isinstance(bbox, list) and len(bbox) == 4):
-                raise InputError(f"{where}: bbox must be [x, y, width, height], got {bbox!r}")
+                raise InputError(
+                    f"{fields.where} has category_id {category}, which 'categories' does not list"
+                )
+            x, y, w, h = fields.numbers("bbox", 4)
+            crowd = fields.integer("iscrowd", 0, default=0)
+            if crowd > 1:
+                raise fields.wrong("iscrowd", crowd, "0 or 1")
+            area = fields.number("area", 0.0, default=None)
             name, width, height = sizes[image_id]
             try:
-                segmentation, problem = segmentation_problem(
-                    _field(ann, "segmentation", where), height, width
-                )
+                segmentation, problem = segmentation_problem(ann.get("segmentation"), height, width)
             except ValueError as error:
-                raise InputError(f"{where} ({name}): segmentation: {error}") from None
-            x, y, w, h = (float(v) for v in bbox)
+                raise InputError(f"{fields.where} ({name}): segmentation: {error}") from None
             box = (max(x, 0.0), max(y, 0.0), min(x + w, width), min(y + h, height))
             if w <= 0 or h <= 0:
-                problem = f"box {bbox} has zero area"
+                problem = f"box {ann['bbox']} has zero area"
             elif box[2] <= box[0] or box[3] <= box[1]:
-                problem = f"box {bbox} lies outside the {width}x{height} image"
+                problem = f"box {ann['bbox']} lies outside the {width}x{height} image"
             if problem:
                 bad.append(f"{name} (annotation id {ann_id}): {problem}")
                 continue
-            area = float(ann.get("area") or w * h)
-            instance = Instance(
-                ann_id, box, label_of[category], int(ann.get("iscrowd", 0)), area, segmentation
-            )
+            instance = Instance(ann_id, box, label_of[category], crowd, area or w * h, segmentation)
             self.annotations[image_id].append(instance)
+        unique([ann["id"] for ann in data["annotations"]], str(self.annotation_file), "annotation")
         if bad:
             self._report(bad, bad_boxes)
+        if not self.annotations:
+            left = " left once the bad annotations are dropped" if bad else ""
+            raise InputError(
+                f"{self.annotation_file}: no annotation{left} on its {len(self.images)} images: training "
+                "would see negatives only, and mask mAP has nothing to score"
+            )
+        for image_id, name, _, _ in self.images:  # every file at setup, not at the batch that needs it
+            if not (self.image_dir / name).is_file():
+                raise MissingInputError(
+                    f"image {self.image_dir / name} (image id {image_id} of {self.annotation_file}) not found"
+                )
 
     def _report(self, bad: list[str], bad_boxes: BadBoxes) -> None:
         more = f"\n  ... and {len(bad) - _SHOWN} more" if len(bad) > _SHOWN else ""
@@ -160,8 +169,7 @@ class CocoInstances(InstanceDataset):
         path = self.image_dir / name
         if not path.is_file():
             raise MissingInputError(f"image {path} (image id {image_id} of {self.annotation_file}) not found")
-        with open_image(path) as file:
-            image = np.array(file.convert("RGB"))
+        image = np.array(read_rgb(path))
         if image.shape[:2] != (height, width):
             raise InputError(
                 f"image {path} is {image.shape[1]}x{image.shape[0]}, but {self.annotation_file} says "
