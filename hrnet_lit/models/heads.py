@@ -89,7 +89,7 @@ class V2pHead(nn.Module):
         x = self.reduction_conv(self.concat(xs))
         short = min(x.shape[-2:])
         levels = [x] + [
-            F.avg_pool2d(x, 2**k, ceil_mode=self.ceil_mode or short < 2**k)
+            F.avg_pool2d(x, 2**k, ceil_mode=self.ceil_mode or bool(short < 2**k))
             for k in range(1, len(self.fpn_convs))
         ]
         return [conv(level) for conv, level in zip(self.fpn_convs, levels, strict=True)]
