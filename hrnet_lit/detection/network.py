@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import get_args
 
-from hrnet_lit.detection.detector import DetectorConfig, DetHead, HRNetFasterRCNN, HRNetPyramid
+from hrnet_lit.detection.detector import DetectorConfig, HRNetFasterRCNN
+from hrnet_lit.detection.pyramid import DetHead, HRNetPyramid
 from hrnet_lit.errors import InputError
 from hrnet_lit.models.config import BackboneConfig
 
