@@ -65,6 +65,8 @@ METHOD_ARGUMENTS = PrivateName(
     "lightning.pytorch.cli:LightningCLI", "_subcommand_method_arguments", "attribute"
 )
 ERROR_PARSER = PrivateName("jsonargparse._core:ArgumentParser", "subcommand_parser", "attribute")
+# torchvision's IoU matcher of the RPN and RoI heads, which the detector's floored matcher extends.
+DETECTION_MATCHER = PrivateName("torchvision.models.detection._utils", "Matcher", "class")
 
 # The LightningCLI methods that HRNetCLI overrides (the overrides stay in `hrnet_lit.cli.app`).
 OVERRIDDEN = (
@@ -90,11 +92,17 @@ PRIVATE_NAMES = (
     SUBCOMMAND_PARSERS,
     METHOD_ARGUMENTS,
     ERROR_PARSER,
+    DETECTION_MATCHER,
     *OVERRIDDEN,
 )
 
 # Base of BatchNorm1d/2d/3d and SyncBatchNorm: "any batch norm", which torch names publicly nowhere.
 BatchNorm = _BatchNorm
+
+
+def detection_matcher() -> type:
+    """torchvision's `Matcher` (imported on first use: models/ must start without torchvision's detection)."""
+    return getattr(importlib.import_module(DETECTION_MATCHER.owner), DETECTION_MATCHER.name)
 
 
 def is_local_path(path: str) -> bool:

@@ -144,6 +144,24 @@ def test_oks_nms_drops_a_duplicate_person() -> None:
     assert keep == [0, 2]
 
 
+def test_oks_nms_breaks_score_ties_as_the_official_argsort() -> None:
+    """Official `scores.argsort()[::-1]`: of two equal scores the later person is kept first."""
+    person = np.random.default_rng(0).uniform(0, 100, size=(17, 3))
+    twins = np.stack([person, person + np.array([0.5, 0.5, 0]), person + np.array([60, 0, 0])])
+    scores = np.array([0.8, 0.8, 0.7])
+    assert list(scores.argsort()[::-1][:2]) == [1, 0]  # the official order (numpy's, short array)
+    assert oks_nms(twins, scores, np.full(3, 1e4), np.array(COCO_SIGMAS), 0.9) == [1, 2]
+    many = np.full(40, 0.5)  # longer than numpy's insertion sort: still the later first
+    order = oks_nms(
+        np.zeros((40, 17, 3)) + np.arange(40)[:, None, None] * 50,
+        many,
+        np.full(40, 1e4),
+        np.array(COCO_SIGMAS),
+        0.9,
+    )
+    assert order == list(range(39, -1, -1))
+
+
 def _coco_tree(root: Path, annotations: list[dict]) -> None:
     (root / "images" / "val2017").mkdir(parents=True)
     (root / "annotations").mkdir()

@@ -100,6 +100,13 @@ def branch_shapes(config: BackboneConfig, batch: int, h: int, w: int, count: int
     return [(batch, widths[k], down(h, 2 + k), down(w, 2 + k)) for k in range(count)]
 
 
+def pooled(h: int, w: int, k: int) -> tuple[int, int]:
+    """HRFPN's level of an h x w map: floor(side / k), the official, or ceil where a side is below k."""
+    if min(h, w) < k:
+        return -(-h // k), -(-w // k)
+    return h // k, w // k
+
+
 def run_and_backprop(model: nn.Module, x: torch.Tensor) -> tuple[Any, list[torch.Tensor]]:
     """Forward in training mode where BatchNorm can (more than one value per channel), backward on
     the sum of the outputs' means; returns the output and the backbone's branch outputs."""
@@ -141,8 +148,8 @@ def test_any_valid_network_runs_forward_and_backward(
     num_inputs = 1 if head == "v1" else 4
     assert [b.shape for b in branches] == branch_shapes(config, batch, h, w, num_inputs)
     h4, w4 = down(h, 2), down(w, 2)
-    if head == "v2p":  # average pools of kernel = stride = 2^k, ceil mode: ceil(side / 2^k)
-        expected = [(batch, 256, -(-h4 // 2**k), -(-w4 // 2**k)) for k in range(5)]
+    if head == "v2p":  # average pools of kernel = stride = 2^k rounding down (up where a side < 2^k)
+        expected = [(batch, 256, *pooled(h4, w4, 2**k)) for k in range(5)]
         assert [o.shape for o in out] == expected
     elif head == "cls":
         assert out.shape == (batch, k)

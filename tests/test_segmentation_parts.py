@@ -11,6 +11,7 @@ import torch.multiprocessing as mp
 from helpers import TINY_SEGMENTATION
 from torch import nn
 
+from hrnet_lit.errors import InputError
 from hrnet_lit.models.sync_norm import SyncBatchNorm2d
 from hrnet_lit.segmentation import SegmentationTask
 from hrnet_lit.segmentation.inference import predict_probs, sliding_window
@@ -64,6 +65,27 @@ def test_multiscale_flip_probabilities_are_normalised_and_flip_consistent() -> N
     assert probs.shape == (1, 4, 24, 30)
     torch.testing.assert_close(probs.sum(1), torch.ones(1, 24, 30))
     torch.testing.assert_close(mirrored.flip(-1), probs, atol=1e-5, rtol=0)
+
+
+def test_flip_test_averages_the_logits_then_takes_the_softmax() -> None:
+    """The official `inference`: (logits + flipped-back logits) / 2, then exp; `probs` keeps the
+    average of the two views' probabilities as an option."""
+    torch.manual_seed(0)
+    net = nn.Conv2d(3, 4, 3, padding=1)
+    image = torch.randn(1, 3, 12, 14)
+    with torch.no_grad():
+        logits = (net(image) + net(image.flip(-1)).flip(-1)) / 2
+        official = logits.exp() / logits.exp().sum(1, keepdim=True)
+        ours = predict_probs(net, image, flip=True)
+        probs = predict_probs(net, image, flip=True, flip_average="probs")
+        averaged = (net(image).softmax(1) + net(image.flip(-1)).flip(-1).softmax(1)) / 2
+    torch.testing.assert_close(ours, official)
+    torch.testing.assert_close(probs, averaged)
+    assert not torch.allclose(ours, probs, atol=1e-4)
+    task = SegmentationTask(backbone=TINY_SEGMENTATION, num_classes=3, eval_flip=True)
+    assert task.eval_flip_average == "logits"
+    with pytest.raises(InputError, match="model.eval_flip_average='mean'"):
+        SegmentationTask(backbone=TINY_SEGMENTATION, num_classes=3, eval_flip_average="mean")
 
 
 def _sync_norm_worker(rank: int, port: int, x: torch.Tensor, out: dict) -> None:

@@ -54,7 +54,12 @@ class V2Head(nn.Module):
 
 
 class V2pHead(nn.Module):
-    """HRNetV2p (HRFPN): V2 concat -> 1x1 conv -> average pools to strides 4 ... 64 -> 3x3 conv each."""
+    """HRNetV2p (HRFPN): V2 concat -> 1x1 conv -> average pools to strides 4 ... 64 -> 3x3 conv each.
+
+    The pools (kernel = stride = 2^k) round down as the official HRFPN's do (`ceil_mode=False`): a
+    stride-4 map of 24 x 40 gives 1 x 2 at stride 64 (ceil: 2 x 3). Where a side is shorter than the
+    kernel, where the official pool fails, that level rounds up instead, so any input size runs.
+    """
 
     num_inputs = 4
 
@@ -65,20 +70,28 @@ class V2pHead(nn.Module):
         num_levels: int = 5,
         upsample_mode: UpsampleMode = "bilinear",
         align_corners: bool = False,
+        ceil_mode: bool = False,
     ) -> None:
         super().__init__()
         checks.positive_int("out_channels", out_channels)
         checks.positive_int("num_levels", num_levels)
+        checks.flag("ceil_mode", ceil_mode)
         self.concat = V2Head(in_channels, upsample_mode, align_corners)
         self.reduction_conv = nn.Conv2d(self.concat.out_channels, out_channels, 1)
         self.fpn_convs = nn.ModuleList(
             conv3x3(out_channels, out_channels, bias=True) for _ in range(num_levels)
         )
         self.out_channels = out_channels
+        self.ceil_mode = ceil_mode
 
     def forward(self, xs: list[torch.Tensor]) -> list[torch.Tensor]:
+        """xs: the backbone's branches (1/4 first) -> `num_levels` maps at 1/4, 1/8, ... of the input."""
         x = self.reduction_conv(self.concat(xs))
-        levels = [x] + [F.avg_pool2d(x, 2**k, ceil_mode=True) for k in range(1, len(self.fpn_convs))]
+        short = min(x.shape[-2:])
+        levels = [x] + [
+            F.avg_pool2d(x, 2**k, ceil_mode=self.ceil_mode or bool(short < 2**k))
+            for k in range(1, len(self.fpn_convs))
+        ]
         return [conv(level) for conv, level in zip(self.fpn_convs, levels, strict=True)]
 
 

@@ -48,8 +48,11 @@ def oks_nms(
     keypoints: np.ndarray, scores: np.ndarray, areas: np.ndarray, sigmas: np.ndarray, thre: float
 ) -> list[int]:
     """Indices kept by the official greedy `oks_nms`: by score, drop persons whose OKS with a kept one
-    exceeds `thre`. keypoints (P, K, 3), areas (P,) as the official s[0] * s[1] * 200^2."""
-    order = list(np.argsort(-scores))
+    exceeds `thre`. keypoints (P, K, 3), areas (P,) as the official s[0] * s[1] * 200^2.
+
+    The order is the official `scores.argsort()[::-1]`: of two equal scores the later person comes
+    first (numpy sorts a short array stably; here every length is sorted stably)."""
+    order = [int(i) for i in np.argsort(scores, kind="stable")[::-1]]
     variances = (2 * sigmas) ** 2
     keep = []
     while order:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
@@ -11,6 +12,7 @@ from hrnet_lit.models.fusion import UpsampleMode, resize
 
 Logits = Callable[[torch.Tensor], torch.Tensor]
 Resize = tuple[UpsampleMode, bool]  # (upsample_mode, align_corners): the network's own
+FlipAverage = Literal["logits", "probs"]
 
 
 def upsample(
@@ -60,12 +62,16 @@ def predict_probs(
     flip: bool = False,
     window: tuple[tuple[int, int], tuple[int, int]] | None = None,
     how: Resize = ("bilinear", False),
+    flip_average: FlipAverage = "logits",
 ) -> torch.Tensor:
     """Class probabilities at the image size, averaged over `scales` and (optionally) a horizontal flip.
 
     `window=(crop, stride)` runs sliding-window inference at each scale instead of the whole image;
     logits are upsampled as `how` says (the network's mode and align_corners). Rescaled images are
-    bilinear without aligned corners, as the official code's image resize.
+    bilinear without aligned corners, as the official code's image resize. With `flip`, the two
+    views are merged as `flip_average` says: `logits` averages their logits, then takes the softmax,
+    the official order (its `inference` averages the logits and exponentiates); `probs` averages
+    the two views' softmax probabilities.
     """
     size = image.shape[-2:]
     total = None
@@ -76,9 +82,12 @@ def predict_probs(
             else F.interpolate(image, scale_factor=scale, mode="bilinear", align_corners=False)
         )
         views = [scaled, scaled.flip(-1)] if flip else [scaled]
+        outputs = []
         for k, view in enumerate(views):
-            logits = sliding_window(net, view, *window, how) if window else net(view)
-            probs = upsample(logits, size, *how).softmax(1)
-            probs = probs.flip(-1) if k == 1 else probs
-            total = probs if total is None else total + probs
-    return total / (len(scales) * (2 if flip else 1))
+            logits = upsample(sliding_window(net, view, *window, how) if window else net(view), size, *how)
+            logits = logits.flip(-1) if k == 1 else logits
+            outputs.append(logits.softmax(1) if flip_average == "probs" else logits)
+        merged = sum(outputs) / len(outputs)
+        probs = merged if flip_average == "probs" else merged.softmax(1)
+        total = probs if total is None else total + probs
+    return total / len(scales)

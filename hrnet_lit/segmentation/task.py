@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import numpy as np
 import torch
@@ -17,7 +17,7 @@ from hrnet_lit.errors import InputError
 from hrnet_lit.models.config import BackboneConfig
 from hrnet_lit.segmentation import network
 from hrnet_lit.segmentation.contract import SEGMENTATION_CONTRACT, SegmentationData
-from hrnet_lit.segmentation.inference import predict_probs, upsample
+from hrnet_lit.segmentation.inference import FlipAverage, predict_probs, upsample
 from hrnet_lit.segmentation.loss import SegmentationLoss
 from hrnet_lit.segmentation.network import SegHead
 from hrnet_lit.segmentation.writer import colour, write_masks
@@ -56,6 +56,8 @@ class SegmentationTask(HRNetTask):
         eval_scales: validate / test at these image scales, averaging probabilities (official TTA:
             [0.5, 0.75, 1.0, 1.25, 1.5, 1.75]).
         eval_flip: also average the horizontally flipped image.
+        eval_flip_average: how the two views merge: `logits` averages their logits, then softmax
+            (the official order); `probs` averages their probabilities.
         eval_window: sliding-window inference as ((crop_h, crop_w), (stride_h, stride_w)); None: whole image.
         optim_kwargs: `pretrained`, `optimizer`, `lr`, `momentum`, `weight_decay`, `scheduler`, `poly_power`,
             `warmup_epochs`, `min_lr`, `nonfinite_loss`, `channels_last`, `compile`: see `HRNetTask`.
@@ -83,6 +85,7 @@ class SegmentationTask(HRNetTask):
         ohem_min_kept: int = 100_000,
         eval_scales: list[float] = [1.0],  # noqa: B006 (read only; a list reads naturally in configs)
         eval_flip: bool = False,
+        eval_flip_average: FlipAverage = "logits",
         eval_window: tuple[tuple[int, int], tuple[int, int]] | None = None,
         **optim_kwargs: Any,
     ) -> None:
@@ -109,6 +112,11 @@ class SegmentationTask(HRNetTask):
         self.test_metrics = metrics.clone(prefix="test/")
         self.eval_scales = list(eval_scales)
         self.eval_flip = eval_flip
+        if eval_flip_average not in get_args(FlipAverage):
+            raise InputError(
+                f"model.eval_flip_average={eval_flip_average!r}: choose one of {get_args(FlipAverage)}"
+            )
+        self.eval_flip_average = eval_flip_average
         self.eval_window = eval_window
 
     def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor | None:
@@ -148,7 +156,15 @@ class SegmentationTask(HRNetTask):
 
     def predict_probs(self, image: torch.Tensor) -> torch.Tensor:
         """Class probabilities at the image size, with the configured evaluation scales, flip and window."""
-        return predict_probs(self, image, self.eval_scales, self.eval_flip, self.eval_window, self.resize)
+        return predict_probs(
+            self,
+            image,
+            self.eval_scales,
+            self.eval_flip,
+            self.eval_window,
+            self.resize,
+            self.eval_flip_average,
+        )
 
     def _evaluate(
         self, batch: tuple[torch.Tensor, torch.Tensor], metrics: MetricCollection, stage: str
