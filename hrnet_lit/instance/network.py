@@ -3,10 +3,8 @@ and the tools reach it by the task's name alone. The defaults are the task's own
 
 from __future__ import annotations
 
-from typing import get_args
-
-from hrnet_lit.detection.detector import DetHead, HRNetPyramid
-from hrnet_lit.errors import InputError
+from hrnet_lit.detection.network import build_pyramid
+from hrnet_lit.detection.pyramid import DetHead
 from hrnet_lit.instance.detector import HRNetMaskRCNN, MaskRCNNConfig
 from hrnet_lit.models.config import BackboneConfig
 
@@ -23,8 +21,5 @@ def build_network(
     num_classes: int = NUM_CLASSES,
     detector: MaskRCNNConfig = DETECTOR,
 ) -> HRNetMaskRCNN:
-    """Mask R-CNN over the HRNet and its pyramid (`detector.fpn_channels` wide)."""
-    if head not in get_args(DetHead):
-        raise InputError(f"head={head!r} is not a detection head; choose one of {get_args(DetHead)}")
-    net = backbone.build(head)
-    return HRNetMaskRCNN(HRNetPyramid(net, head, detector.fpn_channels), num_classes, detector)
+    """Mask R-CNN over the detector's HRNet and pyramid (`build_pyramid`)."""
+    return HRNetMaskRCNN(build_pyramid(backbone, head, detector.box_config()), num_classes, detector)
