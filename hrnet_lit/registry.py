@@ -11,5 +11,6 @@ TASKS: dict[str, str] = {
     "pose": "hrnet_lit.pose.PoseTask",
     "classification": "hrnet_lit.classification.ClassificationTask",
     "detection": "hrnet_lit.detection.DetectionTask",
+    "landmarks": "hrnet_lit.landmarks.LandmarkTask",
 }
 DEFAULT_TASK = "segmentation"

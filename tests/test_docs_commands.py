@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from helpers import CLASSIFICATION_FIT, DETECTION_FIT, POSE_FIT, SEGMENTATION_FIT
+from helpers import CLASSIFICATION_FIT, DETECTION_FIT, LANDMARKS_FIT, POSE_FIT, SEGMENTATION_FIT
 from PIL import Image
 
 from hrnet_lit.cli import main
@@ -69,6 +69,7 @@ TINY_BY_CONFIG = {
     "configs/pose/": POSE_FIT,
     "configs/classification/": CLASSIFICATION_FIT,
     "configs/detection/": DETECTION_FIT,
+    "configs/landmarks/": LANDMARKS_FIT,
     "configs/cityscapes_": CITYSCAPES_TINY,
     "configs/quickstart.yaml": SEGMENTATION_FIT,
 }
@@ -242,6 +243,16 @@ def check_detection(out: str, exported: list[str]) -> None:
     assert exported == ["detector.onnx"]
 
 
+def check_landmarks(out: str, exported: list[str]) -> None:
+    assert (
+        checkpoint("landmarks_quickstart").is_file()
+        and checkpoint("landmarks_quickstart", 1).parent.parent.is_dir()
+    )
+    assert "9,662,528" in out or "9662528" in out, "summary of the official WFLW W18 recipe"
+    assert Path("faces", "x.png").is_file()
+    assert Path("faces", "landmarks.json").read_text().startswith('[{"file_name": "x.png"')
+
+
 def check_sweeps(out: str, exported: list[str]) -> None:
     assert "--trainer.max_steps=2" in out, "the smoke test's runs, printed with their extra flags"
     assert list(Path("outputs").glob("wandb/offline-run-*")), "the W&B logger, offline"
@@ -254,6 +265,7 @@ CHECKS: dict[str, Callable[[str, list[str]], None]] = {
     "pose.md": check_pose,
     "classification.md": check_classification,
     "detection.md": check_detection,
+    "landmarks.md": check_landmarks,
     "sweeps.md": check_sweeps,
 }
 
