@@ -223,6 +223,7 @@ def check_cli(out: str, exported: list[str]) -> None:
 def check_pose(out: str, exported: list[str]) -> None:
     assert checkpoint("pose_quickstart").is_file()
     assert "28,536,113" in out or "28536113" in out, "summary of the official W32 256x192 recipe"
+    assert "28,536,080" in out or "28536080" in out, "summary of the official MPII W32 recipe"
     assert Path("poses", "keypoints.json").is_file()
 
 
