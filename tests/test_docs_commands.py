@@ -210,6 +210,7 @@ def checkpoint(run: str, version: int = 0) -> Path:
 
 def check_segmentation(out: str, exported: list[str]) -> None:
     assert checkpoint("quickstart").is_file()
+    assert "65888219" in out and "65860100" in out, "summaries of the PASCAL-Context and LIP recipes"
     assert Path("masks", "x.png").is_file() and Path("masks", "x_overlay.jpg").is_file()
 
 

@@ -60,8 +60,10 @@ def predict_probs(
     flip: bool = False,
     window: tuple[tuple[int, int], tuple[int, int]] | None = None,
     how: Resize = ("bilinear", False),
+    flip_pairs: Sequence[Sequence[int]] = (),
 ) -> torch.Tensor:
     """Class probabilities at the image size, averaged over `scales` and (optionally) a horizontal flip.
+    The flipped view's `flip_pairs` classes (LIP's left and right parts) are swapped back.
 
     `window=(crop, stride)` runs sliding-window inference at each scale instead of the whole image;
     logits are upsampled as `how` says (the network's mode and align_corners). Rescaled images are
@@ -79,6 +81,10 @@ def predict_probs(
         for k, view in enumerate(views):
             logits = sliding_window(net, view, *window, how) if window else net(view)
             probs = upsample(logits, size, *how).softmax(1)
-            probs = probs.flip(-1) if k == 1 else probs
+            if k == 1:
+                order = list(range(probs.shape[1]))
+                for a, b in flip_pairs:
+                    order[a], order[b] = b, a
+                probs = probs.flip(-1)[:, order]
             total = probs if total is None else total + probs
     return total / (len(scales) * (2 if flip else 1))
