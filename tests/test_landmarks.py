@@ -31,6 +31,7 @@ from hrnet_lit.landmarks.network import build_network
 from hrnet_lit.landmarks.task import LandmarkTask
 from hrnet_lit.models import count_params
 from hrnet_lit.pose.codec import HeatmapCodec, to_image
+from hrnet_lit.tools.fit_config import parse_fit_args
 
 RNG = np.random.default_rng(0)
 
@@ -227,3 +228,23 @@ def test_fit_test_predict_through_the_cli(tmp_path: Path) -> None:
     results = json.loads((out / "landmarks.json").read_text())
     assert [r["file_name"] for r in results] == ["a.png", "a.png"] and len(results[0]["landmarks"]) == 22
     assert (out / "a.png").is_file()
+
+
+def test_best_checkpoint_is_the_lowest_nme_and_panels_draw() -> None:
+    config = parse_fit_args(["--config", "configs/landmarks/quickstart.yaml"])
+    assert config.checkpoint.monitor == "val/NME" and config.checkpoint.mode == "min"
+    data = SyntheticFaceDataModule(
+        num_train=2, num_val=2, image_size=(48, 48), input_size=(32, 32), num_workers=0
+    )
+    task = LandmarkTask(
+        TINY_LANDMARKS, num_landmarks=22, flip_pairs=data.task_args["flip_pairs"], flip_test=True
+    )
+    batch = torch.utils.data.default_collate([data.dataset("val")[k] for k in range(2)])
+    with torch.no_grad():
+        panels = task.eval().validation_panels(batch, 2)
+    assert len(panels) == 2 and panels[0].shape == (32, 96, 3)
+
+
+def test_a_missing_dataset_names_its_key(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="data.root: dataset folder .*nowhere not found"):
+        LandmarkCSVDataModule(str(tmp_path / "nowhere")).dataset("train")
