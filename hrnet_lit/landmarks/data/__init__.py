@@ -1,7 +1,7 @@
 """Landmark data: face crops, heatmap targets, the official augmentation, and the benchmark formats."""
 
+from hrnet_lit.landmarks.data.coco import COCOFaceDataModule
 from hrnet_lit.landmarks.data.datamodules import (
-    COCOFaceDataModule,
     COFWDataModule,
     LandmarkCSVDataModule,
     LandmarkDataModule,
