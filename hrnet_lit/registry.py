@@ -12,5 +12,6 @@ TASKS: dict[str, str] = {
     "classification": "hrnet_lit.classification.ClassificationTask",
     "detection": "hrnet_lit.detection.DetectionTask",
     "instance": "hrnet_lit.instance.InstanceTask",
+    "landmarks": "hrnet_lit.landmarks.LandmarkTask",
 }
 DEFAULT_TASK = "segmentation"

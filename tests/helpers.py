@@ -15,6 +15,7 @@ from hrnet_lit.models.config import BackboneConfig
 TINY_SEGMENTATION = BackboneConfig(preset="w18_small_v1", width=8)
 TINY_POSE = BackboneConfig(preset="w18_small_v1", width=8, upsample_mode="nearest")
 TINY_CLASSIFICATION = BackboneConfig(preset="w18_small_v1", width=8, upsample_mode="nearest")
+TINY_LANDMARKS = BackboneConfig(preset="w18_small_v1", width=8)
 TINY_DETECTION = BackboneConfig(preset="w18_small_v1", width=4, stem_width=16, stage1_width=8)
 
 # Segmentation needs no --config (it is the CLI's default task): 64 x 64 synthetic images.
@@ -65,6 +66,21 @@ CLASSIFICATION_FIT = [
     "--data.num_val=6",
     "--data.image_size=32",
     "--data.generated_size=32",
+    "--data.batch_size=4",
+]
+
+# With configs/landmarks/quickstart.yaml: 32 x 32 crops of 48 x 48 synthetic faces.
+LANDMARKS_FIT = [
+    "--trainer.max_steps=2",
+    "--trainer.log_every_n_steps=1",
+    "--trainer.limit_val_batches=1",
+    "--trainer.enable_progress_bar=false",
+    "--trainer.enable_model_summary=false",
+    "--model.backbone.width=8",
+    "--data.num_train=8",
+    "--data.num_val=4",
+    "--data.image_size=[48,48]",
+    "--data.input_size=[32,32]",
     "--data.batch_size=4",
 ]
 

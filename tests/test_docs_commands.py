@@ -20,7 +20,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from helpers import CLASSIFICATION_FIT, DETECTION_FIT, INSTANCE_FIT, POSE_FIT, SEGMENTATION_FIT
+from helpers import (
+    CLASSIFICATION_FIT,
+    DETECTION_FIT,
+    INSTANCE_FIT,
+    LANDMARKS_FIT,
+    POSE_FIT,
+    SEGMENTATION_FIT,
+)
 from PIL import Image
 
 from hrnet_lit.cli import main
@@ -70,6 +77,7 @@ TINY_BY_CONFIG = {
     "configs/classification/": CLASSIFICATION_FIT,
     "configs/detection/": DETECTION_FIT,
     "configs/instance/": INSTANCE_FIT,
+    "configs/landmarks/": LANDMARKS_FIT,
     "configs/cityscapes_": CITYSCAPES_TINY,
     "configs/quickstart.yaml": SEGMENTATION_FIT,
 }
@@ -210,6 +218,7 @@ def checkpoint(run: str, version: int = 0) -> Path:
 
 def check_segmentation(out: str, exported: list[str]) -> None:
     assert checkpoint("quickstart").is_file()
+    assert "65888219" in out and "65860100" in out, "summaries of the PASCAL-Context and LIP recipes"
     assert Path("masks", "x.png").is_file() and Path("masks", "x_overlay.jpg").is_file()
 
 
@@ -223,6 +232,7 @@ def check_cli(out: str, exported: list[str]) -> None:
 def check_pose(out: str, exported: list[str]) -> None:
     assert checkpoint("pose_quickstart").is_file()
     assert "28,536,113" in out or "28536113" in out, "summary of the official W32 256x192 recipe"
+    assert "28,536,080" in out or "28536080" in out, "summary of the official MPII W32 recipe"
     assert Path("poses", "keypoints.json").is_file()
 
 
@@ -250,6 +260,16 @@ def check_instance(out: str, exported: list[str]) -> None:
     assert exported == ["instance.onnx"]
 
 
+def check_landmarks(out: str, exported: list[str]) -> None:
+    assert (
+        checkpoint("landmarks_quickstart").is_file()
+        and checkpoint("landmarks_quickstart", 1).parent.parent.is_dir()
+    )
+    assert "9,662,528" in out or "9662528" in out, "summary of the official WFLW W18 recipe"
+    assert Path("faces", "x.png").is_file()
+    assert Path("faces", "landmarks.json").read_text().startswith('[{"file_name": "x.png"')
+
+
 def check_sweeps(out: str, exported: list[str]) -> None:
     assert "--trainer.max_steps=2" in out, "the smoke test's runs, printed with their extra flags"
     assert list(Path("outputs").glob("wandb/offline-run-*")), "the W&B logger, offline"
@@ -263,6 +283,7 @@ CHECKS: dict[str, Callable[[str, list[str]], None]] = {
     "classification.md": check_classification,
     "detection.md": check_detection,
     "instance.md": check_instance,
+    "landmarks.md": check_landmarks,
     "sweeps.md": check_sweeps,
 }
 

@@ -58,7 +58,8 @@ def test_sweep_files_parse_through_the_cli(path: Path) -> None:
     methods pass the sweep's own check of both bounds of every range."""
     sweep = load_sweep(path)
     task = import_class(parse_fit_args(fit_args(sweep.run_command({}))).model.class_path)
-    assert sweep.metric == task.monitor and sweep.goal == "maximize"  # what the best checkpoint tracks
+    goal = "minimize" if task.monitor_mode == "min" else "maximize"  # a landmark NME: lower is better
+    assert sweep.metric == task.monitor and sweep.goal == goal  # what the best checkpoint tracks
     if sweep.method != "grid":
         check_flags(sweep, [])  # raises SweepError naming a flag the CLI rejects
         return

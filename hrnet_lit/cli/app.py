@@ -51,7 +51,7 @@ class HRNetCLI(LightningCLI):
         parser.set_defaults(
             {
                 "checkpoint.monitor": task.monitor,
-                "checkpoint.mode": "max",
+                "checkpoint.mode": task.monitor_mode,
                 "checkpoint.save_last": False,  # `last.ckpt` is LastCheckpoint's
                 "checkpoint.filename": "best-epoch{epoch:03d}",
                 "checkpoint.auto_insert_metric_name": False,

@@ -39,7 +39,8 @@ class HRNetTask(pl.LightningModule):
       `task_args` (classes, joints, their names, ...) fill the `data_args` init arguments, so that what
       the data knows is never typed twice (see `hrnet_lit.cli.app`), and what the task reads
       while it runs (`self.data`) is checked at `setup`, before the first step;
-    - `monitor` is the validation metric (higher is better) that picks the best checkpoint;
+    - `monitor` is the validation metric that picks the best checkpoint (`monitor_mode`: `max` when
+      higher is better, `min` for an error such as a landmark NME);
     - `default_data` is the data module a config that names none trains on, and `kind` the task that
       data modules name (their own `kind`), so that data of another task is refused by name;
     - `write_predictions` / `finish_predictions` write what `predict` returns (the prediction writer
@@ -93,6 +94,7 @@ class HRNetTask(pl.LightningModule):
     kind: ClassVar[str] = ""
     """What the task does (`segmentation`, `pose`, ...); a data module with a `kind` must say the same."""
     monitor: ClassVar[str] = "val/loss"
+    monitor_mode: ClassVar[Literal["max", "min"]] = "max"
     default_data: ClassVar[str] = ""
     net: nn.Module
 

@@ -32,6 +32,7 @@ from hrnet_lit.pose.contract import POSE_CONTRACT, PoseData
 from hrnet_lit.pose.loss import joints_mse
 from hrnet_lit.pose.metrics import PCK, COCOKeypointAP
 from hrnet_lit.pose.network import PoseHead
+from hrnet_lit.pose.pckh import PCKh
 
 Batch = dict[str, torch.Tensor]
 
@@ -55,10 +56,10 @@ class PoseTask(HRNetTask):
     right swapped, shifted one pixel), decoding by argmax with the official quarter-pixel shift or by
     DARK, joints
     mapped back to the image; `val/PCK` (within `pck_thre` of the box's longer side, ground-truth
-    boxes only) and `val/AP`, `val/AP50`, `val/AP75`, `val/AR` from COCOeval with the official
-    rescoring and OKS NMS. `predict` draws the skeletons on each image and writes `keypoints.json`
-    (COCO keypoint results). The defaults are the official COCO recipe (Adam, lr 1e-3, no weight decay,
-    x0.1 at epochs 170 and 200).
+    boxes only), `val/PCKh` and `val/PCKh@0.1` where the data gives head sizes (MPII), and `val/AP`,
+    `val/AP50`, `val/AP75`, `val/AR` from COCOeval with the official rescoring and OKS NMS. `predict`
+    draws the skeletons on each image and writes `keypoints.json` (COCO keypoint results). The
+    defaults are the official COCO recipe (Adam, lr 1e-3, no weight decay, x0.1 at epochs 170 and 200).
 
     Args:
         backbone: the HRNet variant; the official pose network upsamples `nearest` in its fusions.
@@ -132,6 +133,7 @@ class PoseTask(HRNetTask):
         self.flip_test = flip_test
         self.shift_heatmap = shift_heatmap
         self.val_pck, self.test_pck = PCK(pck_thre), PCK(pck_thre)
+        self.val_pckh, self.test_pckh = PCKh(num_joints), PCKh(num_joints)
         self.val_ap = COCOKeypointAP(self.sigmas, in_vis_thre, oks_thre)
         self.test_ap = COCOKeypointAP(self.sigmas, in_vis_thre, oks_thre)
         self._predicted: dict[str, list[tuple[np.ndarray, np.ndarray, float]]] = {}
@@ -193,7 +195,12 @@ class PoseTask(HRNetTask):
         keypoints = self.keypoints(heatmaps, batch["center"], batch["scale"])
         if not self._detections():
             pck.update(keypoints[..., :2], batch["joints"], batch["box"])
+            if "head_size" in batch:
+                self._pckh(stage).update(keypoints[..., :2], batch["joints"], batch["head_size"])
         ap.update(keypoints, batch["scale"], batch["score"], batch["image_id"])
+
+    def _pckh(self, stage: str) -> PCKh:
+        return self.val_pckh if stage == "val" else self.test_pckh
 
     def _detections(self) -> bool:
         return bool(self.data.uses_detections)
@@ -207,6 +214,10 @@ class PoseTask(HRNetTask):
         self.log_dict({f"{stage}/{name}": values[name] for name in LOGGED[1:]})
         if not self._detections():
             self.log(f"{stage}/PCK", pck.compute(), prog_bar=True)
+        pckh = self._pckh(stage)
+        if pckh.update_count:
+            self.log_dict({f"{stage}/{name}": value for name, value in pckh.compute().items()})
+        pckh.reset()
         pck.reset()
         ap.reset()
 

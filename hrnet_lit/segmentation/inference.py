@@ -63,8 +63,10 @@ def predict_probs(
     window: tuple[tuple[int, int], tuple[int, int]] | None = None,
     how: Resize = ("bilinear", False),
     flip_average: FlipAverage = "logits",
+    flip_pairs: Sequence[Sequence[int]] = (),
 ) -> torch.Tensor:
     """Class probabilities at the image size, averaged over `scales` and (optionally) a horizontal flip.
+    The flipped view's `flip_pairs` classes (LIP's left and right parts) are swapped back.
 
     `window=(crop, stride)` runs sliding-window inference at each scale instead of the whole image;
     logits are upsampled as `how` says (the network's mode and align_corners). Rescaled images are
@@ -85,7 +87,11 @@ def predict_probs(
         outputs = []
         for k, view in enumerate(views):
             logits = upsample(sliding_window(net, view, *window, how) if window else net(view), size, *how)
-            logits = logits.flip(-1) if k == 1 else logits
+            if k == 1:  # back to the image's orientation, its left / right classes swapped back
+                order = list(range(logits.shape[1]))
+                for a, b in flip_pairs:
+                    order[a], order[b] = b, a
+                logits = logits.flip(-1)[:, order]
             outputs.append(logits.softmax(1) if flip_average == "probs" else logits)
         merged = sum(outputs) / len(outputs)
         probs = merged if flip_average == "probs" else merged.softmax(1)

@@ -59,6 +59,8 @@ class SegmentationTask(HRNetTask):
         eval_flip_average: how the two views merge: `logits` averages their logits, then softmax
             (the official order); `probs` averages their probabilities.
         eval_window: sliding-window inference as ((crop_h, crop_w), (stride_h, stride_w)); None: whole image.
+        flip_pairs: classes that a horizontal flip exchanges (LIP's left / right parts), swapped back in
+            the flip test; a data module that names its own must agree.
         optim_kwargs: `pretrained`, `optimizer`, `lr`, `momentum`, `weight_decay`, `scheduler`, `poly_power`,
             `warmup_epochs`, `min_lr`, `nonfinite_loss`, `channels_last`, `compile`: see `HRNetTask`.
     """
@@ -87,6 +89,7 @@ class SegmentationTask(HRNetTask):
         eval_flip: bool = False,
         eval_flip_average: FlipAverage = "logits",
         eval_window: tuple[tuple[int, int], tuple[int, int]] | None = None,
+        flip_pairs: list[list[int]] | None = None,
         **optim_kwargs: Any,
     ) -> None:
         super().__init__(**optim_kwargs)
@@ -118,6 +121,21 @@ class SegmentationTask(HRNetTask):
             )
         self.eval_flip_average = eval_flip_average
         self.eval_window = eval_window
+        self.flip_pairs = [list(p) for p in flip_pairs or []]
+        if any(len(p) != 2 or not all(0 <= c < num_classes for c in p) for p in self.flip_pairs):
+            raise InputError(
+                f"model.flip_pairs must be pairs of class ids below {num_classes}, got {flip_pairs}"
+            )
+
+    def setup(self, stage: str) -> None:
+        """A data module whose classes swap under a flip (LIP) must be given the same pairs."""
+        super().setup(stage)
+        given = getattr(self.trainer.datamodule, "flip_pairs", None)
+        if given is not None and [list(p) for p in given] != self.flip_pairs:
+            raise InputError(
+                f"model.flip_pairs={self.flip_pairs} but the data's classes swap as {given} under a flip: "
+                f"set --model.flip_pairs='{[list(p) for p in given]}'"
+            )
 
     def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor | None:
         image, target = batch
@@ -164,6 +182,7 @@ class SegmentationTask(HRNetTask):
             self.eval_window,
             self.resize,
             self.eval_flip_average,
+            self.flip_pairs,
         )
 
     def _evaluate(
@@ -171,6 +190,8 @@ class SegmentationTask(HRNetTask):
     ) -> None:
         image, target = batch
         probs = self.predict_probs(image)
+        if probs.shape[-2:] != target.shape[-2:]:  # an input resized for the network (LIP, PASCAL-Context)
+            probs = upsample(probs, target.shape[-2:], *self.resize)
         loss = nn.functional.nll_loss(
             probs.clamp_min(1e-8).log(), target, ignore_index=self.hparams.ignore_index
         )

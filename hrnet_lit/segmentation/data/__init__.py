@@ -15,6 +15,12 @@ from hrnet_lit.segmentation.data.datamodules import (
 )
 from hrnet_lit.segmentation.data.dataset import SegmentationDataset
 from hrnet_lit.segmentation.data.folder import FolderSegmentation
+from hrnet_lit.segmentation.data.lip import LIP_CLASSES, LIPDataModule, LIPSegmentation
+from hrnet_lit.segmentation.data.pascal_context import (
+    PASCAL_CONTEXT_CLASSES,
+    PascalContextDataModule,
+    PascalContextSegmentation,
+)
 from hrnet_lit.segmentation.data.synthetic import CLASSES, PALETTE, SyntheticShapes
 from hrnet_lit.segmentation.data.transforms import SegEvalTransform, SegTrainTransform, SegTransform
 
@@ -23,13 +29,19 @@ __all__ = [
     "CITYSCAPES_CLASSES",
     "CITYSCAPES_PALETTE",
     "CLASSES",
+    "LIP_CLASSES",
     "PALETTE",
+    "PASCAL_CONTEXT_CLASSES",
     "ADE20KDataModule",
     "ADE20KSegmentation",
     "CityscapesDataModule",
     "CityscapesSegmentation",
     "FolderDataModule",
     "FolderSegmentation",
+    "LIPDataModule",
+    "LIPSegmentation",
+    "PascalContextDataModule",
+    "PascalContextSegmentation",
     "SegEvalTransform",
     "SegTrainTransform",
     "SegTransform",
