@@ -22,8 +22,7 @@ from hrnet_lit.landmarks.data.specs import BENCHMARKS, COFW, LandmarkSpec
 from hrnet_lit.landmarks.data.synthetic import SyntheticFaces
 from hrnet_lit.landmarks.data.transforms import Face, FaceAugmentation, FaceTransform
 from hrnet_lit.pose.codec import HeatmapCodec
-from hrnet_lit.pose.data.coco import read_json
-from hrnet_lit.pose.data.dataset import boxes_by_stem
+from hrnet_lit.pose.data.person_boxes import boxes_by_stem, read_person_boxes
 
 OFFICIAL_SIGMA = 1.5  # WFLW, COFW and AFLW (300W: 1.0)
 Faces = tuple[list[Face], Callable[[int], Image.Image]]
@@ -111,7 +110,7 @@ class LandmarkDataModule(TaskDataModule):
     def predict_dataloader(self) -> DataLoader:
         boxes = None
         if self.face_boxes is not None:
-            boxes = boxes_by_stem(read_json(Path(self.face_boxes), "data.face_boxes"), "data.face_boxes")
+            boxes = boxes_by_stem(read_person_boxes(Path(self.face_boxes), "data.face_boxes"), 0.0)
         folder = self.predict_images(
             lambda path: FacePredictFolder(path, self.transform(False), self.spec.num_landmarks, boxes)
         )
