@@ -64,6 +64,7 @@ class ClassificationTask(HRNetTask):
     contract = CLASSIFICATION_CONTRACT
     data_args = contract.task_args
     monitor = "val/top1"
+    metrics = (*HRNetTask.metrics, "val/loss", "val/top1", "val/top5")
     default_data = "hrnet_lit.classification.data.SyntheticClassesDataModule"
 
     build_network = staticmethod(network.build_network)

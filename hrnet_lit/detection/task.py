@@ -65,6 +65,12 @@ class DetectionTask(HRNetTask):
     contract = DETECTION_CONTRACT
     data_args = contract.task_args
     monitor = "val/mAP"
+    metrics = (
+        *HRNetTask.metrics,
+        "train/loss_*",
+        *(f"val/{name}" for name in _MAP_KEYS.values()),
+        "val/AP/*",
+    )
     default_data = "hrnet_lit.detection.data.SyntheticDetectionDataModule"
 
     build_network = staticmethod(network.build_network)

@@ -81,6 +81,7 @@ class PoseTask(HRNetTask):
     data_args = contract.task_args
     data: PoseData
     monitor = "val/AP"
+    metrics = (*HRNetTask.metrics, "val/loss", *(f"val/{name}" for name in LOGGED), "val/PCK")
     default_data = "hrnet_lit.pose.data.SyntheticPoseDataModule"
 
     build_network = staticmethod(network.build_network)

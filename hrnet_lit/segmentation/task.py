@@ -66,6 +66,7 @@ class SegmentationTask(HRNetTask):
     data_args = contract.task_args
     data: SegmentationData
     monitor = "val/mIoU"
+    metrics = (*HRNetTask.metrics, "val/loss", "val/mIoU", "val/IoU/*", "val/pixel_acc")
     default_data = "hrnet_lit.segmentation.data.SyntheticDataModule"
 
     build_network = staticmethod(network.build_network)
