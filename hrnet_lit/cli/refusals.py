@@ -23,14 +23,15 @@ _LIGHTNING_VALUE_ERRORS = ("`val_check_interval` (",)
 
 
 def logs_metric(task: type[HRNetTask], name: str) -> bool:
-    """Whether a fit of `task` logs `name` (its `metrics`, patterns for per-class names)."""
-    return any(fnmatchcase(name, pattern) for pattern in task.metrics)
+    """Whether a fit of `task` logs `name` (its `metrics`, patterns for per-class names; a task that
+    does not list them logs whatever it may)."""
+    return task.metrics is None or any(fnmatchcase(name, pattern) for pattern in task.metrics)
 
 
 def unlogged_metric(task: type[HRNetTask], name: str, key: str) -> InputError:
     return InputError(
         f"{key}={name!r}: {task.__qualname__} never logs it, so no run could report it; it logs "
-        f"{', '.join(task.metrics)}"
+        f"{', '.join(task.metrics or ())}"
     )
 
 

@@ -24,6 +24,7 @@ from hrnet_lit.models import load_pretrained
 from hrnet_lit.models.sync_norm import use_native_sync_batchnorm
 
 NonFiniteLoss = Literal["stop", "skip"]
+TRAIN_METRICS = ("train/loss", "train/nonfinite_skipped")  # what every task's training step logs
 
 
 class NonFiniteError(InputError):
@@ -94,10 +95,10 @@ class HRNetTask(pl.LightningModule):
     kind: ClassVar[str] = ""
     """What the task does (`segmentation`, `pose`, ...); a data module with a `kind` must say the same."""
     monitor: ClassVar[str] = "val/loss"
-    metrics: ClassVar[tuple[str, ...]] = ("train/loss", "train/nonfinite_skipped")
-    """The metrics a fit logs (`fnmatch` patterns, for per-class names): `--checkpoint.monitor` and a
-    sweep's `metric` must name one of them, since a run cannot tell a name it never logs from one
-    it has not logged yet."""
+    metrics: ClassVar[tuple[str, ...] | None] = None
+    """The metrics a fit logs (`fnmatch` patterns, for per-class names; `TRAIN_METRICS` and the task's
+    own): `--checkpoint.monitor` and a sweep's `metric` must name one of them, since a run cannot tell
+    a name it never logs from one it has not logged yet. None (a task that does not say) checks none."""
     default_data: ClassVar[str] = ""
     net: nn.Module
 

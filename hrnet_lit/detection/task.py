@@ -15,7 +15,7 @@ from torchvision.utils import draw_bounding_boxes
 
 from hrnet_lit.common.atomic import atomic_path, save_atomically
 from hrnet_lit.common.palette import make_palette
-from hrnet_lit.common.task import HRNetTask
+from hrnet_lit.common.task import TRAIN_METRICS, HRNetTask
 from hrnet_lit.detection import network
 from hrnet_lit.detection.contract import DETECTION_CONTRACT
 from hrnet_lit.detection.detector import DetectorConfig, DetHead
@@ -66,7 +66,7 @@ class DetectionTask(HRNetTask):
     data_args = contract.task_args
     monitor = "val/mAP"
     metrics = (
-        *HRNetTask.metrics,
+        *TRAIN_METRICS,
         "train/loss_*",
         *(f"val/{name}" for name in _MAP_KEYS.values()),
         "val/AP/*",
