@@ -50,6 +50,8 @@ def flag_values(args: list[str]) -> dict[str, Any]:
             parsed = yaml.safe_load(value)
         except yaml.YAMLError:
             parsed = value
+        if name in ("model", "data", "model.class_path", "data.class_path") and isinstance(parsed, str):
+            continue  # a class path: which task or data, not a value of one of its arguments
         found.update(_flatten(name, parsed))
     return found
 
