@@ -223,7 +223,37 @@ CASES = [
         lambda t: run("fit", "detection", t, "--trainer.limit_val_batches=-1"),
         r"trainer\.limit_val_batches",
     ),
+    Case(
+        "classification-gradient_clip_val-negative",
+        lambda t: run("fit", "classification", t, "--trainer.gradient_clip_val=-1"),
+        r"trainer\.gradient_clip_val.*-1",
+    ),
+    Case(
+        "pose-check_val_every_n_epoch-zero",
+        lambda t: run("fit", "pose", t, "--trainer.check_val_every_n_epoch=0"),
+        r"trainer\.check_val_every_n_epoch",
+    ),
+    Case(
+        "detection-log_every_n_steps-negative",
+        lambda t: run("fit", "detection", t, "--trainer.log_every_n_steps=-1"),
+        r"trainer\.log_every_n_steps",
+    ),
+    Case(
+        "classification-max_time-not-a-duration",
+        lambda t: run("fit", "classification", t, "--trainer.max_time=abc"),
+        r"trainer\.max_time.*abc",
+    ),
     # -- checkpoints ----------------------------------------------------------------------------------
+    Case(
+        "pose-checkpoint-every_n_epochs-negative",
+        lambda t: run("fit", "pose", t, "--checkpoint.every_n_epochs=-1"),
+        r"checkpoint\.every_n_epochs.*-1",
+    ),
+    Case(
+        "detection-checkpoint-filename-a-path",
+        lambda t: run("fit", "detection", t, "--checkpoint.filename=../../best"),
+        r"checkpoint\.filename.*\.\./\.\./best",
+    ),
     Case(
         "pose-checkpoint-monitor-not-logged",
         lambda t: run("fit", "pose", t, "--checkpoint.monitor=val/APP"),
@@ -305,7 +335,17 @@ CASES = [
         lambda t: ["sweep", str(sweep_file(t)), f"--output={a_file(t)}", "--count=1"],
         r"--output.*file\.txt",
     ),
+    Case(
+        "pose-predict_writer-alpha-over-one",
+        lambda t: run("predict", "pose", t, "--predict_writer.alpha=2"),
+        r"predict_writer\.alpha.*2",
+    ),
     # -- what the data decides ------------------------------------------------------------------------
+    Case(
+        "pose-codec-sigma-negative-through-the-link",
+        lambda t: run("fit", "pose", t, "--model.codec.sigma=-1"),
+        r"^hrnet-lit fit: error: model\.codec\.sigma must be > 0, got -1\.0$",
+    ),
     Case(
         "pose-num_joints-contradicts-the-data",
         lambda t: run("fit", "pose", t, "--model.num_joints=17"),
@@ -396,4 +436,4 @@ def test_bad_flag_is_a_clear_error(case: Case, tmp_path: Path, capsys: pytest.Ca
         assert not list(tmp_path.rglob("*.onnx")), "the failed export wrote a model"
         for last in tmp_path.rglob("runs/*/checkpoints/last.ckpt"):
             assert last.read_bytes() == b"the earlier run's checkpoint"
-    assert re.search(case.names, message, re.DOTALL), message
+    assert re.search(case.names, message, re.DOTALL | re.MULTILINE), message

@@ -70,7 +70,8 @@ class HRNetCLI(LightningCLI):
         try:
             trainer = super().instantiate_trainer(**kwargs)
         except (MisconfigurationException, ValueError) as error:
-            refusal = lightning_refusal(error, building=True)
+            config = self.config[self.subcommand] if self.subcommand else self.config
+            refusal = lightning_refusal(error, trainer=config.trainer.as_dict())
             if refusal is None:
                 raise
             raise refusal from None

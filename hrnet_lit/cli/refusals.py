@@ -11,6 +11,7 @@ from typing import Any
 
 from jsonargparse import Namespace
 from lightning.pytorch import LightningDataModule, LightningModule, Trainer
+from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.utilities.exceptions import MisconfigurationException
 
 from hrnet_lit.cli.checkpoint import show
@@ -18,6 +19,7 @@ from hrnet_lit.common.task import HRNetTask
 from hrnet_lit.errors import InputError
 
 _TRAINER_ARGS = frozenset(inspect.signature(Trainer.__init__).parameters) - {"self"}
+_CHECKPOINT_ARGS = frozenset(inspect.signature(ModelCheckpoint.__init__).parameters) - {"self"}
 # Lightning's ValueError when an int `val_check_interval` exceeds the epoch, raised once fit starts.
 _LIGHTNING_VALUE_ERRORS = ("`val_check_interval` (",)
 
@@ -43,9 +45,14 @@ def check_run_flags(config: Namespace, subcommand: str, task: type[HRNetTask]) -
         value = trainer.get(key)
         if value is not None and value < -1:
             raise InputError(f"trainer.{key}={value} must be >= 0, or -1 for no limit")
-    accumulate = trainer.get("accumulate_grad_batches")
-    if accumulate is not None and accumulate < 1:
-        raise InputError(f"trainer.accumulate_grad_batches={accumulate} must be >= 1")
+    at_least = {"accumulate_grad_batches": 1, "check_val_every_n_epoch": 1, "log_every_n_steps": 0}
+    for key, least in at_least.items():
+        value = trainer.get(key)
+        if value is not None and value < least:
+            raise InputError(f"trainer.{key}={value} must be >= {least}")
+    clip = trainer.get("gradient_clip_val")
+    if clip is not None and not clip >= 0:
+        raise InputError(f"trainer.gradient_clip_val={clip} must be >= 0 (0 or null: no clipping)")
     if subcommand != "fit":
         return
     checkpoint = config.checkpoint
@@ -55,23 +62,37 @@ def check_run_flags(config: Namespace, subcommand: str, task: type[HRNetTask]) -
         raise InputError(f"checkpoint.save_top_k={checkpoint.save_top_k} must be >= -1 (-1 keeps every one)")
     if checkpoint.monitor is not None and not logs_metric(task, checkpoint.monitor):
         raise unlogged_metric(task, checkpoint.monitor, "checkpoint.monitor")
+    name = checkpoint.get("filename")
+    if name is not None and ("/" in name or "\\" in name or name.startswith(".")):
+        raise InputError(
+            f"checkpoint.filename={name!r} would write outside the checkpoint folder: a file name, not a "
+            "path (--checkpoint.dirpath chooses the folder)"
+        )
 
 
-def lightning_refusal(error: BaseException, building: bool = False) -> InputError | None:
-    """Lightning's refusal of a Trainer flag, as an `InputError` whose keys are spelt as flags
-    (`trainer.max_epochs`): a `MisconfigurationException`, a `ValueError` naming a Trainer argument
-    while the Trainer is built (`building`), or the few `ValueError`s it raises for one once fit starts."""
+def lightning_refusal(error: BaseException, trainer: dict[str, Any] | None = None) -> InputError | None:
+    """Lightning's refusal of a flag, as an `InputError` whose key is spelt as a flag
+    (`trainer.max_epochs`, `checkpoint.every_n_epochs`): a `MisconfigurationException`, a `ValueError`
+    raised while the Trainer is built from the `trainer` flags (which name the key when the message
+    shows only their value), or the few `ValueError`s Lightning raises for one once fit starts."""
     if isinstance(error, InputError) or not isinstance(error, MisconfigurationException | ValueError):
         return None
     message = str(error).strip()
-    named = [n for n in re.findall(r"\w+", message) if n in _TRAINER_ARGS]
+    words = re.findall(r"\w+", message)
+    named = [f"trainer.{n}" for n in words if n in _TRAINER_ARGS]
+    named += [f"checkpoint.{n}" for n in words if n in _CHECKPOINT_ARGS and n not in _TRAINER_ARGS]
+    if trainer is not None and not named:
+        shown = {
+            k: str(v) for k, v in trainer.items() if isinstance(v, str | int | float) and len(str(v)) > 1
+        }
+        named = [f"trainer.{k}" for k, v in shown.items() if f"'{v}'" in message or f"={v}" in message]
     if not isinstance(error, MisconfigurationException) and not (
-        (building and named) or message.startswith(_LIGHTNING_VALUE_ERRORS)
+        (trainer is not None and named) or message.startswith(_LIGHTNING_VALUE_ERRORS)
     ):
         return None
     spelt = re.sub(r"`(\w+)`", lambda m: f"`trainer.{m[1]}`" if m[1] in _TRAINER_ARGS else m[0], message)
-    if named and "trainer." not in spelt:
-        spelt = f"trainer.{named[0]}: {spelt}"
+    if named and named[0] not in spelt:
+        spelt = f"{named[0]}: {spelt}"
     return InputError(spelt)
 
 
