@@ -108,7 +108,7 @@ class HRNetCLI(LightningCLI):
         flags = flag_values(self._argv)
         place_outputs(config, self.subcommand, flags)
         check_run_flags(config, self.subcommand, self.model_class)
-        check_outputs(config, self.subcommand)
+        check_outputs(config, self.subcommand, flags)
         given = {
             **config_values(self._argv, "model"),
             **{k[6:]: v for k, v in flags.items() if k[:6] == "model."},

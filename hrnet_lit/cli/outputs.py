@@ -54,12 +54,15 @@ def place_outputs(config: Namespace, subcommand: str, flags: dict[str, Any]) -> 
             logger.init_args.name = f"{name}/{subcommand}" if name else subcommand
 
 
-def check_outputs(config: Namespace, subcommand: str) -> None:
-    """Each output folder of the run can be written, and holds no other run's files."""
+def check_outputs(config: Namespace, subcommand: str, flags: dict[str, Any]) -> None:
+    """Each output folder of the run can be written, and holds no other run's files. The
+    `default_root_dir` is checked where the run writes into it: without a logger, or when a flag
+    names it (it then moves the loggers)."""
     trainer = config.trainer
-    folders = [("trainer.default_root_dir", trainer.default_root_dir)]
     loggers = logger_configs(trainer.logger)
-    folders += [("trainer.logger.save_dir", lg.init_args.get("save_dir")) for lg in loggers]
+    folders = [("trainer.logger.save_dir", lg.init_args.get("save_dir")) for lg in loggers]
+    if not loggers or "trainer.default_root_dir" in flags:
+        folders.append(("trainer.default_root_dir", trainer.default_root_dir))
     if subcommand == "fit":
         folders += [(f"{k}.dirpath", config[k].get("dirpath")) for k in ("checkpoint", "last_checkpoint")]
     if subcommand == "predict":

@@ -38,8 +38,9 @@ def unlogged_metric(task: type[HRNetTask], name: str, key: str) -> InputError:
 
 
 def check_run_flags(config: Namespace, subcommand: str, task: type[HRNetTask]) -> None:
-    """The Trainer's counts that Lightning takes silently (a negative `max_steps` trains forever), and
-    the best checkpoint's flags, which Lightning checks only after the first epoch's validation."""
+    """The Trainer's counts that Lightning takes without a word (a `max_steps` below -1) or refuses
+    with a traceback (`check_val_every_n_epoch=0`), and the best checkpoint's flags, which Lightning
+    checks only after the first epoch's validation."""
     trainer = config.trainer
     for key in ("max_epochs", "max_steps", "min_epochs", "min_steps"):
         value = trainer.get(key)
