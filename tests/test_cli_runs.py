@@ -183,8 +183,9 @@ def test_coco_detection_summary_follows_input_size() -> None:
 
 def test_tool_help_names_the_config_mode() -> None:
     from hrnet_lit.tools import export, summary
+    from hrnet_lit.tools.bench import command as bench
 
-    for tool in (summary, export):
+    for tool in (summary, export, bench):
         assert "--config FILE" in tool.parser().format_help()
 
 

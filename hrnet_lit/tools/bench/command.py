@@ -99,8 +99,15 @@ def format_table(row: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+DESCRIPTION = (
+    "`hrnet-lit bench`: speed and memory of our HRNet against timm's, the same function on the same "
+    "input. Either these flags, or --config FILE [fit flags] [bench flags]: the task, preset, head, "
+    "classes and input size of a fit config (timm runs only sizes that 32 divides)."
+)
+
+
 def parser() -> ArgumentParser:
-    p = ArgumentParser(prog="hrnet-lit bench", description=__doc__)
+    p = ArgumentParser(prog="hrnet-lit bench", description=DESCRIPTION)
     p.add_class_arguments(BenchConfig)
     p.add_argument("--json", type=bool, default=False, help="print one JSON object")
     return p
