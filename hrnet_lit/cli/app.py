@@ -127,7 +127,8 @@ class HRNetCLI(LightningCLI):
             raise refusal from None
 
     def after_instantiate_classes(self) -> None:
-        """What only the built model knows: the data module's classes, and every weight's shape."""
+        """What only the built model knows: the data module's classes, and every weight's shape; and
+        that what a flag or the config set of the data's arguments (`num_classes`) is the data's."""
         if self._checkpoint_fit is not None:
             check_built_model(self._checkpoint_fit, self.model, self.datamodule)
         if self._given_data_args:

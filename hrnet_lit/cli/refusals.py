@@ -20,14 +20,18 @@ from hrnet_lit.errors import InputError
 
 _TRAINER_ARGS = frozenset(inspect.signature(Trainer.__init__).parameters) - {"self"}
 _CHECKPOINT_ARGS = frozenset(inspect.signature(ModelCheckpoint.__init__).parameters) - {"self"}
+# What Lightning offers every checkpoint callback to monitor, whatever the task logs.
+_COUNTERS = ("epoch", "step")
 # Lightning's ValueError when an int `val_check_interval` exceeds the epoch, raised once fit starts.
 _LIGHTNING_VALUE_ERRORS = ("`val_check_interval` (",)
 
 
 def logs_metric(task: type[HRNetTask], name: str) -> bool:
     """Whether a fit of `task` logs `name` (its `metrics`, patterns for per-class names; a task that
-    does not list them logs whatever it may)."""
-    return task.metrics is None or any(fnmatchcase(name, pattern) for pattern in task.metrics)
+    does not list them logs whatever it may), or Lightning's `epoch` / `step`."""
+    if task.metrics is None or name in _COUNTERS:
+        return True
+    return any(fnmatchcase(name, pattern) for pattern in task.metrics)
 
 
 def unlogged_metric(task: type[HRNetTask], name: str, key: str) -> InputError:
