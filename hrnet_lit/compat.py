@@ -77,6 +77,7 @@ OVERRIDDEN = (
         ("self", "klass", "subcommand", "kwargs"),
     ),
     PrivateName("lightning.pytorch.cli:LightningCLI", "_parse_ckpt_path", "override", ("self",)),
+    PrivateName("lightning.pytorch.cli:LightningCLI", "_run_subcommand", "override", ("self", "subcommand")),
 )
 
 PRIVATE_NAMES = (

@@ -108,13 +108,13 @@ def test_a_contradicting_architecture_flag_is_refused_with_key_and_both_values(
     tmp_path: Path, ckpt: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     err = refused(capsys, ["validate", *EVAL, f"--ckpt_path={ckpt}", "--model.backbone.width=16"])
-    assert "model.backbone.width: the checkpoint has 8, the config/flags say 16" in err
+    assert "the flag --model.backbone.width=16 contradicts the checkpoint's 8" in err
     assert str(ckpt) in err and "Traceback" not in err
     err = refused(
         capsys, ["test", *EVAL, f"--ckpt_path={ckpt}", "--model.head=v1", "--model.backbone.preset=w32"]
     )
-    assert "model.head: the checkpoint has v2, the config/flags say v1" in err
-    assert "model.backbone.preset: the checkpoint has w18_small_v1, the config/flags say w32" in err
+    assert "the flag --model.head=v1 contradicts the checkpoint's v2" in err
+    assert "the flag --model.backbone.preset=w32 contradicts the checkpoint's w18_small_v1" in err
 
 
 @pytest.mark.slow

@@ -91,7 +91,7 @@ def test_ddp_validation_equals_one_process_on_the_saved_weights(tmp_path: Path, 
             f"--trainer.logger.init_args.save_dir={tmp_path / 'single'}",
         ]
     )
-    (single,) = (tmp_path / "single" / "lightning_logs").iterdir()
+    (single,) = (tmp_path / "single" / "lightning_logs" / "validate").iterdir()
     ddp_row, single_row = last_row_with(run, "val/mIoU"), last_row_with(single, "val/mIoU")
     scores = [k for k in single_row if k.startswith(("val/mIoU", "val/IoU/", "val/pixel_acc"))]
     assert len(scores) == 7  # mIoU, pixel accuracy, 5 classes

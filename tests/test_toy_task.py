@@ -193,7 +193,7 @@ def test_a_fifth_task_fits_validates_and_predicts_through_the_cli(tmp_path: Path
     assert hparams["num_outputs"] == 1 and hparams["target_names"] == ["disc_fraction"]
 
     main(["validate", *run_args(tmp_path), f"--ckpt_path={best}"])
-    validated = metrics(tmp_path / "lightning_logs" / "version_1")
+    validated = metrics(tmp_path / "lightning_logs" / "validate" / "version_0")  # beside the fits
     assert validated["val/MAE"] == pytest.approx([mae], abs=1e-6), "the same weights score the same"
 
     images = tmp_path / "images"

@@ -9,6 +9,7 @@ import lightning.pytorch as pl
 from lightning.pytorch.callbacks import BasePredictionWriter
 
 from hrnet_lit.common.task import HRNetTask
+from hrnet_lit.errors import InputError
 
 
 class PredictionWriter(BasePredictionWriter):
@@ -23,6 +24,10 @@ class PredictionWriter(BasePredictionWriter):
 
     def __init__(self, output_dir: str | None = None, overlay: bool = False, alpha: float = 0.5) -> None:
         super().__init__(write_interval="batch")
+        if not 0.0 <= alpha <= 1.0:
+            raise InputError(
+                f"predict_writer.alpha={alpha} must be in [0, 1] (the mask's share of the overlay)"
+            )
         self.output_dir = output_dir
         self.overlay = overlay
         self.alpha = alpha

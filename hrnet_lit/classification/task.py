@@ -20,7 +20,7 @@ from hrnet_lit.classification.mixing import BatchMixing
 from hrnet_lit.classification.network import ClsHeadName
 from hrnet_lit.common.atomic import atomic_path
 from hrnet_lit.common.normalize import denormalize
-from hrnet_lit.common.task import HRNetTask
+from hrnet_lit.common.task import TRAIN_METRICS, HRNetTask
 from hrnet_lit.errors import InputError
 from hrnet_lit.models.config import BackboneConfig
 
@@ -64,6 +64,7 @@ class ClassificationTask(HRNetTask):
     contract = CLASSIFICATION_CONTRACT
     data_args = contract.task_args
     monitor = "val/top1"
+    metrics = (*TRAIN_METRICS, "val/loss", "val/top1", "val/top5")
     default_data = "hrnet_lit.classification.data.SyntheticClassesDataModule"
 
     build_network = staticmethod(network.build_network)

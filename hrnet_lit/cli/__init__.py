@@ -65,6 +65,20 @@ def check_config_files(args: list[str]) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
+    """`hrnet-lit`; output into a pipe that closes early (`hrnet-lit --help | head`) ends it quietly,
+    as a shell command killed by SIGPIPE does (status 141), not with a BrokenPipeError."""
+    try:
+        try:
+            run(argv)
+        finally:
+            sys.stdout.flush()
+    except BrokenPipeError:
+        # Python flushes stdout once more at exit: point it at /dev/null, so that flush cannot fail
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise SystemExit(141) from None
+
+
+def run(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
     if not args or args[0] in ("-h", "--help"):
         print(usage())

@@ -16,13 +16,17 @@ from lightning.fabric.plugins.io.torch_io import TorchCheckpointIO
 from lightning.pytorch import LightningDataModule, Trainer
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import ArgsType, LightningArgumentParser, LightningCLI
+from lightning.pytorch.utilities.exceptions import MisconfigurationException
 
 from hrnet_lit import compat
 from hrnet_lit.callbacks.checkpointing import AtomicCheckpointIO, LastCheckpoint
 from hrnet_lit.callbacks.prediction_writer import PredictionWriter
 from hrnet_lit.callbacks.run_config import SaveRunConfig
 from hrnet_lit.cli.checkpoint import CheckpointFit, check_built_model, checkpoint_defaults
+from hrnet_lit.cli.flags import config_values, flag_values
 from hrnet_lit.cli.messages import HRNetArgumentParser
+from hrnet_lit.cli.outputs import check_outputs, place_outputs
+from hrnet_lit.cli.refusals import check_data_args, check_run_flags, lightning_refusal, warn_untrained
 from hrnet_lit.cli.task_choice import task_arg, task_command_line
 
 TRAINER_DEFAULTS = {
@@ -61,8 +65,16 @@ class HRNetCLI(LightningCLI):
         parser.add_lightning_class_args(PredictionWriter, "predict_writer")
 
     def instantiate_trainer(self, **kwargs: Any) -> Trainer:
-        """Every checkpoint is written atomically, unless the config brings its own CheckpointIO."""
-        trainer = super().instantiate_trainer(**kwargs)
+        """Every checkpoint is written atomically, unless the config brings its own CheckpointIO. A
+        Trainer flag that Lightning refuses is one message naming it."""
+        try:
+            trainer = super().instantiate_trainer(**kwargs)
+        except (MisconfigurationException, ValueError) as error:
+            config = self.config[self.subcommand] if self.subcommand else self.config
+            refusal = lightning_refusal(error, trainer=config.trainer.as_dict())
+            if refusal is None:
+                raise
+            raise refusal from None
         if type(trainer.strategy.checkpoint_io) is TorchCheckpointIO:
             trainer.strategy.checkpoint_io = AtomicCheckpointIO()
         return trainer
@@ -85,10 +97,52 @@ class HRNetCLI(LightningCLI):
         (`hrnet_lit.cli.checkpoint`), where Lightning lets them beat every flag."""
         self._checkpoint_fit: CheckpointFit | None = checkpoint_defaults(self, self._argv)
 
+    def before_instantiate_classes(self) -> None:
+        """Before anything is built: where the run writes (`hrnet_lit.cli.outputs`), the flags that
+        Lightning would take and no run can use (`hrnet_lit.cli.refusals`), what the user set of what
+        the data decides, and one warning when an evaluation has no checkpoint to evaluate."""
+        self._given_data_args: dict[str, Any] = {}
+        if self.subcommand is None:  # the tools' parse-only CLI: it writes nothing
+            return
+        config = self.config[self.subcommand]
+        flags = flag_values(self._argv)
+        place_outputs(config, self.subcommand, flags)
+        check_run_flags(config, self.subcommand, self.model_class)
+        check_outputs(config, self.subcommand, flags)
+        given = {
+            **config_values(self._argv, "model"),
+            **{k[6:]: v for k, v in flags.items() if k[:6] == "model."},
+        }
+        self._given_data_args = {k: given[k] for k in self.model_class.data_args if k in given}
+        warn_untrained(self.subcommand, config)
+
+    def instantiate_classes(self) -> None:
+        """Lightning's refusal of a Trainer flag is one message naming the flag, not a traceback."""
+        try:
+            super().instantiate_classes()
+        except (MisconfigurationException, ValueError) as error:
+            refusal = lightning_refusal(error)
+            if refusal is None:
+                raise
+            raise refusal from None
+
     def after_instantiate_classes(self) -> None:
-        """What only the built model knows: the data module's classes, and every weight's shape."""
+        """What only the built model knows: the data module's classes, and every weight's shape; and
+        that what a flag or the config set of the data's arguments (`num_classes`) is the data's."""
         if self._checkpoint_fit is not None:
             check_built_model(self._checkpoint_fit, self.model, self.datamodule)
+        if self._given_data_args:
+            check_data_args(self._given_data_args, self.model, self.datamodule)
+
+    def _run_subcommand(self, subcommand: str) -> None:
+        """The few Trainer flags Lightning checks only once the run starts, refused the same way."""
+        try:
+            super()._run_subcommand(subcommand)
+        except (MisconfigurationException, ValueError) as error:
+            refusal = lightning_refusal(error)
+            if refusal is None:
+                raise
+            raise refusal from None
 
 
 def lightning_cli(

@@ -3,10 +3,12 @@ contradictions are an error.
 
 Over `--ckpt_path` the checkpoint's hyperparameters are the defaults that the config files and
 flags override (later ones win). The task's `architecture` arguments (`HRNetTask.architecture`:
-backbone, head, num_classes) must agree with the checkpoint, since its weights were trained for that
-network; of the backbone, `grad_checkpointing` (recomputation, the same function) and the choice
-between `batch` and `sync_batch` norm (the same parameters and buffers) may change. What only the built
-model knows (the data module's classes, every weight's shape) is checked once it is built.
+backbone, head, num_classes) come from the checkpoint, since its weights were trained for that
+network: a config file's other value gives way (the file is only a default there), and a
+command-line flag that contradicts the checkpoint is refused, naming the flag. Of the backbone,
+`grad_checkpointing` (recomputation, the same function) and the choice between `batch` and
+`sync_batch` norm (the same parameters and buffers) may change. What only the built model knows
+(the data module's classes, every weight's shape) is checked once it is built.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from lightning.pytorch import LightningDataModule, LightningModule
 from lightning.pytorch.cli import ArgsType, LightningCLI
 
 from hrnet_lit import compat
+from hrnet_lit.cli.flags import flag_values
 from hrnet_lit.cli.task_choice import names_class
 from hrnet_lit.common.checkpoint_file import read_checkpoint
 from hrnet_lit.errors import InputError
@@ -48,8 +51,8 @@ def checkpoint_defaults(cli: LightningCLI, argv: ArgsType) -> CheckpointFit | No
 
     Lightning parses them over the finished config instead, so the checkpoint silently beat every
     flag (`--model.eval_flip=true` evaluated without flip). Architecture arguments
-    (`HRNetTask.architecture`) that the config or flags set otherwise than the checkpoint are an
-    `InputError` naming the key and both values.
+    (`HRNetTask.architecture`) come from the checkpoint: a config file's other value gives way, and a
+    flag that sets one otherwise is an `InputError` naming the flag and both values.
     """
     subcommand = cli.config.get("subcommand")
     if not subcommand:
@@ -83,18 +86,28 @@ def checkpoint_defaults(cli: LightningCLI, argv: ArgsType) -> CheckpointFit | No
         {"model": {"class_path": config.model.class_path, "init_args": settable}}
     )
     cli.config = _parse_over(cli, argv, where, None, None)
-    found = contradictions(task.architecture, saved, cli.config[subcommand].model.init_args)
-    if found:
+    given_model = cli.config[subcommand].model.init_args
+    found = contradictions(task.architecture, saved, given_model)
+    flags = flag_values(argv or [])
+    flagged = [(k, a, b) for k, a, b in found if _flagged(flags, f"model.{k}")]
+    if flagged:
         said = [
-            f"model.{k}: the checkpoint has {show(a)}, the config/flags say {show(b)}" for k, a, b in found
+            f"the flag --model.{k}={show(b)} contradicts the checkpoint's {show(a)}" for k, a, b in flagged
         ]
         raise InputError(
-            f"{where}: {'; '.join(said)} (the architecture comes from the checkpoint: drop these "
+            f"{where}: {'; '.join(said)} (the architecture comes from the checkpoint: drop the flag, "
             "or start a new fit)"
         )
+    for key, value, _ in found:  # a config file's value only: the checkpoint's architecture wins
+        given_model[key] = value
     linked = {k: hparams[k] for k in task.architecture if k in hparams and k not in given}
     shapes = {k: tuple(v.shape) for k, v in checkpoint["state_dict"].items()}
     return CheckpointFit(where, linked, shapes)
+
+
+def _flagged(flags: dict[str, Any], key: str) -> bool:
+    """Whether a command-line flag sets `key` (`model.backbone.width`), itself or a group around it."""
+    return any(k == key or k.startswith(f"{key}.") or key.startswith(f"{k}.") for k in flags)
 
 
 def _parse_over(

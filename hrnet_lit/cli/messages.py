@@ -19,9 +19,17 @@ _CLASS_ERROR = re.compile(
 )
 
 
+_LINK_ERROR = re.compile(r"Call to compute_fn of link '[^']*' with args .* failed: (?P<inner>.*)", re.DOTALL)
+
+
 def class_error(message: str) -> str:
     """jsonargparse's message for a rejected `--model.*` / `--data.*` value, without the union of
-    "the class or None" around it, and with the keys spelt as the user gave them."""
+    "the class or None" around it, and with the keys spelt as the user gave them; a value that a
+    link between model and data refused is the refusal alone, without the dump of the link's
+    arguments."""
+    link = _LINK_ERROR.match(message)
+    if link is not None:
+        return link["inner"].strip()
     found = _CLASS_ERROR.match(message)
     if found is None:
         return message

@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 from lightning.pytorch import LightningDataModule
 
+from hrnet_lit.cli.flags import nested_nulls
 from hrnet_lit.common.task import HRNetTask
 from hrnet_lit.errors import InputError
 from hrnet_lit.registry import DEFAULT_TASK, TASKS
@@ -92,7 +93,8 @@ def data_class(name: str, task: type[HRNetTask]) -> type | None:
 
 def task_command_line(args: list[str], subcommand: bool) -> tuple[type[HRNetTask], list[str]]:
     """The task of `args` and `args` with the task and its default data module put first (after the
-    subcommand); both stay as given when the config or a flag names them."""
+    subcommand); both stay as given when the config or a flag names them. A nested knob's `null`
+    is respelt as jsonargparse takes it (`hrnet_lit.cli.flags.nested_nulls`)."""
     chosen = chosen_classes(args)
     class_path = chosen.get("model", TASKS[DEFAULT_TASK])
     task = import_class(class_path)
@@ -108,4 +110,5 @@ def task_command_line(args: list[str], subcommand: bool) -> tuple[type[HRNetTask
             )
     first = [f"--model={class_path}", *([] if "data" in chosen else [f"--data={task.default_data}"])]
     head, rest = (args[:1], args[1:]) if subcommand and args else ([], args)
+    rest = nested_nulls(rest)
     return task, [*head, *first, *rest]

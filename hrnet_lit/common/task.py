@@ -18,11 +18,13 @@ from timm.scheduler.scheduler import Scheduler
 from torch import nn
 
 from hrnet_lit.common.contracts import DataContract, TaskData
+from hrnet_lit.common.optim_knobs import check_optimizer_knobs
 from hrnet_lit.errors import InputError
 from hrnet_lit.models import load_pretrained
 from hrnet_lit.models.sync_norm import use_native_sync_batchnorm
 
 NonFiniteLoss = Literal["stop", "skip"]
+TRAIN_METRICS = ("train/loss", "train/nonfinite_skipped")  # what every task's training step logs
 
 
 class NonFiniteError(InputError):
@@ -95,6 +97,10 @@ class HRNetTask(pl.LightningModule):
     """What the task does (`segmentation`, `pose`, ...); a data module with a `kind` must say the same."""
     monitor: ClassVar[str] = "val/loss"
     monitor_mode: ClassVar[Literal["max", "min"]] = "max"
+    metrics: ClassVar[tuple[str, ...] | None] = None
+    """The metrics a fit logs (`fnmatch` patterns, for per-class names; `TRAIN_METRICS` and the task's
+    own): `--checkpoint.monitor` and a sweep's `metric` must name one of them, since a run cannot tell
+    a name it never logs from one it has not logged yet. None (a task that does not say) checks none."""
     default_data: ClassVar[str] = ""
     net: nn.Module
 
@@ -120,6 +126,10 @@ class HRNetTask(pl.LightningModule):
             raise InputError(
                 f"model.nonfinite_loss={nonfinite_loss!r}: choose one of {get_args(NonFiniteLoss)}"
             )
+        check_optimizer_knobs(
+            optimizer, scheduler, lr, momentum, weight_decay, poly_power, warmup_epochs, min_lr,
+            decay_milestones, decay_rate,
+        )  # fmt: skip
         self.nonfinite_loss = nonfinite_loss
         self.pretrained = pretrained
         self.channels_last = channels_last

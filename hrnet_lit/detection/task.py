@@ -15,7 +15,7 @@ from torchvision.utils import draw_bounding_boxes
 
 from hrnet_lit.common.atomic import atomic_path, save_atomically
 from hrnet_lit.common.palette import make_palette
-from hrnet_lit.common.task import HRNetTask
+from hrnet_lit.common.task import TRAIN_METRICS, HRNetTask
 from hrnet_lit.detection import network
 from hrnet_lit.detection.contract import DETECTION_CONTRACT
 from hrnet_lit.detection.detector import DetectorConfig, DetHead
@@ -65,6 +65,12 @@ class DetectionTask(HRNetTask):
     contract = DETECTION_CONTRACT
     data_args = contract.task_args
     monitor = "val/mAP"
+    metrics = (
+        *TRAIN_METRICS,
+        "train/loss_*",
+        *(f"val/{name}" for name in _MAP_KEYS.values()),
+        "val/AP/*",
+    )
     default_data = "hrnet_lit.detection.data.SyntheticDetectionDataModule"
 
     build_network = staticmethod(network.build_network)

@@ -13,6 +13,7 @@ from torchmetrics.detection import MeanAveragePrecision
 
 from hrnet_lit.common.atomic import atomic_path, save_atomically
 from hrnet_lit.common.palette import make_palette
+from hrnet_lit.common.task import TRAIN_METRICS
 from hrnet_lit.detection.detector import DetHead
 from hrnet_lit.detection.task import DetectionTask, MapBackend, Target
 from hrnet_lit.errors import InputError
@@ -57,6 +58,13 @@ class InstanceTask(DetectionTask):
     contract = INSTANCE_CONTRACT
     data_args = contract.task_args
     monitor = "val/mask_mAP"
+    metrics = (
+        *TRAIN_METRICS,
+        "train/loss_*",
+        *(f"val/{prefix}{name}" for prefix in _PREFIX.values() for name in _MAP_KEYS.values()),
+        "val/AP/*",
+        "val/mask_AP/*",
+    )
     default_data = "hrnet_lit.instance.data.SyntheticInstanceDataModule"
 
     build_network = staticmethod(network.build_network)

@@ -14,7 +14,7 @@ from PIL import Image, ImageDraw
 
 from hrnet_lit.common.atomic import atomic_path, save_atomically
 from hrnet_lit.common.normalize import denormalize
-from hrnet_lit.common.task import HRNetTask
+from hrnet_lit.common.task import TRAIN_METRICS, HRNetTask
 from hrnet_lit.errors import InputError
 from hrnet_lit.landmarks import network
 from hrnet_lit.landmarks.contract import LANDMARK_CONTRACT, LandmarkData
@@ -70,6 +70,7 @@ class LandmarkTask(HRNetTask):
     data: LandmarkData
     monitor = "val/NME"
     monitor_mode = "min"
+    metrics = (*TRAIN_METRICS, "val/loss", "val/NME", "val/FR@*", "val/AUC@*", "val/NME_*")
     default_data = "hrnet_lit.landmarks.data.SyntheticFaceDataModule"
 
     build_network = staticmethod(network.build_network)

@@ -15,7 +15,7 @@ from PIL import Image, ImageDraw
 from hrnet_lit.common.atomic import atomic_path, save_atomically
 from hrnet_lit.common.files import read_rgb
 from hrnet_lit.common.normalize import denormalize
-from hrnet_lit.common.task import HRNetTask
+from hrnet_lit.common.task import TRAIN_METRICS, HRNetTask
 from hrnet_lit.errors import InputError
 from hrnet_lit.models.config import BackboneConfig
 from hrnet_lit.pose import network
@@ -83,6 +83,14 @@ class PoseTask(HRNetTask):
     data_args = contract.task_args
     data: PoseData
     monitor = "val/AP"
+    metrics = (
+        *TRAIN_METRICS,
+        "val/loss",
+        *(f"val/{name}" for name in LOGGED),
+        "val/PCK",
+        "val/PCKh",  # MPII
+        "val/PCKh@0.1",
+    )
     default_data = "hrnet_lit.pose.data.SyntheticPoseDataModule"
 
     build_network = staticmethod(network.build_network)

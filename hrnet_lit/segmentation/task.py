@@ -12,7 +12,7 @@ from torchmetrics import MetricCollection
 from torchmetrics.classification import MulticlassAccuracy, MulticlassJaccardIndex
 
 from hrnet_lit.common.normalize import denormalize
-from hrnet_lit.common.task import HRNetTask
+from hrnet_lit.common.task import TRAIN_METRICS, HRNetTask
 from hrnet_lit.errors import InputError
 from hrnet_lit.models.config import BackboneConfig
 from hrnet_lit.segmentation import network
@@ -70,6 +70,7 @@ class SegmentationTask(HRNetTask):
     data_args = contract.task_args
     data: SegmentationData
     monitor = "val/mIoU"
+    metrics = (*TRAIN_METRICS, "val/loss", "val/mIoU", "val/IoU/*", "val/pixel_acc")
     default_data = "hrnet_lit.segmentation.data.SyntheticDataModule"
 
     build_network = staticmethod(network.build_network)

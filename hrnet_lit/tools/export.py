@@ -9,10 +9,12 @@ import torch
 from jsonargparse import ArgumentParser
 from torch import nn
 
-from hrnet_lit.common.atomic import atomic_path
+from hrnet_lit.common.atomic import atomic_path, writable_folder
+from hrnet_lit.errors import InputError
 from hrnet_lit.tools.network_args import (
     NetworkArgs,
     add_network_arguments,
+    check_input_size,
     named_task,
     split_own_flags,
     uses_fit_config,
@@ -54,9 +56,23 @@ def export_onnx(
     return output
 
 
+CONFIG_MODE = (
+    "Either network flags for a fresh network (--task, --preset, --width, ..., --head, --num_classes), "
+    "a checkpoint (--ckpt_path=run.ckpt), or the network of a fit config: --config FILE [fit flags] "
+    "[--input_size=] [--opset=] [--output=]."
+)
+
+
+def check_output(output: Path) -> None:
+    """The model file can be written: not a folder, in a folder that exists or can be made and written."""
+    if output.is_dir():
+        raise InputError(f"--output={output} is a folder: name the .onnx file to write")
+    writable_folder("--output", output.parent)
+
+
 def parser(task: str | None = None) -> ArgumentParser:
     """The command's flags; with a `task`, also the flags naming a fresh network of it."""
-    p = ArgumentParser(prog="hrnet-lit export", description=__doc__)
+    p = ArgumentParser(prog="hrnet-lit export", description=f"{__doc__}\n\n{CONFIG_MODE}")
     if task is not None:
         add_network_arguments(p, task)
     p.add_argument("--ckpt_path", type=Path | None, default=None, help="a checkpoint of `hrnet-lit fit`")
@@ -99,9 +115,13 @@ def main(argv: list[str] | None = None) -> None:
     if uses_fit_config(argv, also=("--ckpt_path=",)):
         own, fit_args = split_own_flags(argv, ("--ckpt_path=", "--input_size=", "--opset=", "--output="))
         args = parser().parse_args(own)
+        check_input_size(args.input_size)
+        check_output(args.output)
         model = trained_network(args.ckpt_path, fit_args)
     else:
         args = parser(named_task(argv)).parse_args(argv)
+        check_input_size(args.input_size)
+        check_output(args.output)
         model = NetworkArgs.from_namespace(args).build()
     if hasattr(model, "onnx_part"):  # a network that ONNX covers in part (a two-stage detector) says which
         model, note = model.onnx_part()

@@ -103,3 +103,9 @@ def split_own_flags(argv: list[str], own: tuple[str, ...]) -> tuple[list[str], l
     """(the command's own `--flag=value` arguments, the rest for the fit parser)."""
     mine = [a for a in argv if a.startswith(own)]
     return mine, [a for a in argv if a not in mine]
+
+
+def check_input_size(size: tuple[int, int] | list[int] | None, key: str = "--input_size") -> None:
+    """An `InputError` unless `size` (H, W) is None or two positive numbers of pixels."""
+    if size is not None and (len(size) != 2 or min(size) < 1):
+        raise InputError(f"{key}={list(size)}: expected [H, W], each at least 1 pixel")

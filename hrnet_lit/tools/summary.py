@@ -14,6 +14,7 @@ from hrnet_lit.models import count_macs, count_params, gmacs
 from hrnet_lit.tools.network_args import (
     NetworkArgs,
     add_network_arguments,
+    check_input_size,
     named_task,
     split_own_flags,
     uses_fit_config,
@@ -68,9 +69,15 @@ def summarize_fit_config(argv: list[str], input_size: tuple[int, int] | None) ->
     }
 
 
+CONFIG_MODE = (
+    "Either network flags (--task, --preset, --width, ..., --head, --num_classes), or the network a fit "
+    "would train: --config FILE [fit flags, e.g. --model.backbone.width=32] [--input_size=] [--json=]."
+)
+
+
 def parser(task: str | None = None) -> ArgumentParser:
     """The command's flags; with a `task`, also the flags naming a fresh network of it."""
-    p = ArgumentParser(prog="hrnet-lit summary", description=__doc__)
+    p = ArgumentParser(prog="hrnet-lit summary", description=f"{__doc__}\n\n{CONFIG_MODE}")
     if task is not None:
         add_network_arguments(p, task)
     p.add_argument(
@@ -92,9 +99,11 @@ def main(argv: list[str] | None = None) -> None:
     if uses_fit_config(argv):
         own, fit_args = split_own_flags(argv, ("--input_size=", "--json="))
         args = parser().parse_args(own)
+        check_input_size(args.input_size)
         row = summarize_fit_config(fit_args, tuple(args.input_size) if args.input_size else None)
     else:
         args = parser(named_task(argv)).parse_args(argv)
+        check_input_size(args.input_size)
         size = tuple(args.input_size or (1024, 2048))
         row = summarize(NetworkArgs.from_namespace(args), size)
     if args.json:

@@ -271,6 +271,7 @@ class CocoDataModule(CocoFormatDataModule):
             val_images=str(base / "val2017"),
             val_annotations=str(base / "annotations" / "instances_val2017.json"),
             bad_boxes=bad_boxes,
+            input_size=input_size,
             **kwargs,
         )
         self.root = root

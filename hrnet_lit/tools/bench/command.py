@@ -11,6 +11,7 @@ from typing import Any
 import torch
 from jsonargparse import ArgumentParser
 
+from hrnet_lit.errors import InputError
 from hrnet_lit.models import count_macs
 from hrnet_lit.tools.bench.config import BenchConfig
 from hrnet_lit.tools.bench.measure import build_runners, measure_memory, measure_speed, paired_speedups
@@ -98,8 +99,15 @@ def format_table(row: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+DESCRIPTION = (
+    "`hrnet-lit bench`: speed and memory of our HRNet against timm's, the same function on the same "
+    "input. Either these flags, or --config FILE [fit flags] [bench flags]: the task, preset, head, "
+    "classes and input size of a fit config (timm runs only sizes that 32 divides)."
+)
+
+
 def parser() -> ArgumentParser:
-    p = ArgumentParser(prog="hrnet-lit bench", description=__doc__)
+    p = ArgumentParser(prog="hrnet-lit bench", description=DESCRIPTION)
     p.add_class_arguments(BenchConfig)
     p.add_argument("--json", type=bool, default=False, help="print one JSON object")
     return p
@@ -117,7 +125,6 @@ def config_network(fit_args: list[str]) -> dict[str, Any]:
     timm has only the presets, so a config whose backbone changes a preset's width, modules, blocks
     or fusion cannot be compared, and is refused naming the knob.
     """
-    from hrnet_lit.errors import InputError
     from hrnet_lit.tools.fit_config import config_network as network_of
     from hrnet_lit.tools.fit_config import parse_fit_args
 
@@ -138,6 +145,25 @@ def config_network(fit_args: list[str]) -> dict[str, Any]:
     }
 
 
+# timm's HRNet fuses by upsampling a fixed factor 2 per branch (1/4 ... 1/32 of the image): only sizes
+# that 32 divides give branches that line up.
+TIMM_MULTIPLE = 32
+
+
+def check_timm_size(size: tuple[int, int], source: str) -> None:
+    """An `InputError`, with the nearest sizes both sides run, for a size timm's HRNet cannot run."""
+    if min(size) >= 1 and all(s % TIMM_MULTIPLE == 0 for s in size):
+        return
+    down = [max(TIMM_MULTIPLE, s // TIMM_MULTIPLE * TIMM_MULTIPLE) for s in size]
+    up = [max(TIMM_MULTIPLE, -(-s // TIMM_MULTIPLE) * TIMM_MULTIPLE) for s in size]
+    nearest = " or ".join(dict.fromkeys(f"--input_size=[{h},{w}]" for h, w in (down, up)))
+    raise InputError(
+        f"{source} input size {size[0]}x{size[1]} cannot run on timm's HRNet, whose fusion "
+        f"upsamples by a fixed factor 2, so H and W must be multiples of {TIMM_MULTIPLE}; the nearest "
+        f"sizes both networks run: {nearest}"
+    )
+
+
 def main(argv: list[str] | None = None) -> None:
     """`bench [flags]`, or `bench --config fit.yaml [fit flags] [bench flags]` for a run's network:
     preset, head, classes and input size come from the config (`--input_size=` still overrides)."""
@@ -154,5 +180,6 @@ def main(argv: list[str] | None = None) -> None:
     json_output = args.pop("json")
     values = {**args.as_dict(), **from_config}
     config = BenchConfig(**{**values, "input_size": tuple(values["input_size"])})
+    check_timm_size(config.input_size, "the config's" if "input_size" in from_config else "--input_size")
     row = bench(config)
     print(json.dumps(row) if json_output else format_table(row))

@@ -18,6 +18,7 @@ import optuna
 from jsonargparse import ArgumentParser
 from optuna.storages import RDBStorage, RetryHeartbeatStaleTrialCallback
 
+from hrnet_lit.common.atomic import writable_folder
 from hrnet_lit.tools.sweep.runs import Objective, RunFailed, check_flags
 from hrnet_lit.tools.sweep.spec import Sweep, SweepError, load_sweep
 from hrnet_lit.tools.sweep.study import requeue_interrupted, results, runs_left, write_results
@@ -82,6 +83,7 @@ def main(argv: list[str] | None = None) -> None:
         dry_run(sweep, args.extra, args.count)
         return
     output = Path(args.output or Path("outputs", "sweeps", path.stem))
+    writable_folder("--output", output)
     output.mkdir(parents=True, exist_ok=True)
     storage = RDBStorage(
         args.storage or f"sqlite:///{(output / 'optuna.db').resolve()}",

@@ -6,6 +6,7 @@ import contextlib
 import csv
 import ctypes
 import importlib
+import inspect
 import io
 import os
 import re
@@ -21,6 +22,10 @@ from typing import Any
 import optuna
 from lightning.pytorch.loggers import CSVLogger
 
+from hrnet_lit.cli.refusals import check_run_flags, logs_metric, unlogged_metric
+from hrnet_lit.cli.task_choice import import_class
+from hrnet_lit.common.optim_knobs import check_optimizer_knobs
+from hrnet_lit.errors import InputError
 from hrnet_lit.models import gmacs
 from hrnet_lit.tools.fit_config import parse_fit_args
 from hrnet_lit.tools.network_args import uses_fit_config
@@ -56,6 +61,20 @@ def parse_run(args: list[str]) -> Any:
         raise SweepError(f"`hrnet-lit fit` rejects {shlex.join(args)}:\n{message}") from None
 
 
+def check_run(sweep: Sweep, config: Any, args: str) -> None:
+    """What parsing lets through and a run would find only later (after training, for the metric):
+    the task must log the sweep's metric, and the optimizer and Trainer knobs must be usable."""
+    task = import_class(config.model.class_path)
+    if not logs_metric(task, sweep.metric):
+        raise SweepError(str(unlogged_metric(task, sweep.metric, "metric")))
+    knobs = inspect.signature(check_optimizer_knobs).parameters
+    try:
+        check_optimizer_knobs(**{k: config.model.init_args[k] for k in knobs if k in config.model.init_args})
+        check_run_flags(config, "fit", task)
+    except InputError as error:
+        raise SweepError(f"the run `hrnet-lit fit {args}` would stop: {error}") from None
+
+
 def check_flags(sweep: Sweep, extra: list[str]) -> bool:
     """Parse runs through the real CLI parser before any starts: every grid combination, or each value
     of each parameter (bounds of ranges) with the others at their first.
@@ -74,6 +93,8 @@ def check_flags(sweep: Sweep, extra: list[str]) -> bool:
         first = {p.key: p.extremes()[0] for p in sweep.parameters}
         runs = [{**first, p.key: v} for p in sweep.parameters for v in p.extremes()]
     configs = [parse_run(fit_args(sweep.run_command(values)) + extra) for values in runs]
+    for values, config in zip(runs, configs, strict=True):
+        check_run(sweep, config, shlex.join(fit_args(sweep.run_command(values)) + extra))
     logger = configs[0].trainer.logger
     if not hasattr(logger, "class_path"):
         raise SweepError(f"a local sweep needs one logger in trainer.logger, got {logger!r}")

@@ -12,6 +12,7 @@ import optuna
 from optuna.storages import BaseStorage, RetryHeartbeatStaleTrialCallback
 from optuna.trial import FrozenTrial, TrialState
 
+from hrnet_lit.common.atomic import atomic_path
 from hrnet_lit.tools.sweep.runs import best
 from hrnet_lit.tools.sweep.spec import Sweep
 
@@ -110,13 +111,15 @@ def markdown(rows: list[dict[str, Any]]) -> str:
 
 
 def write_results(rows: list[dict[str, Any]], output: Path) -> str:
-    """results.csv and results.md in the sweep folder; returns the markdown table."""
+    """results.csv and results.md in the sweep folder, each whole or not at all (the sweep rewrites
+    them as runs end); returns the markdown table."""
     if not rows:
         return "no runs yet\n"
-    with (output / "results.csv").open("w", newline="") as f:
+    with atomic_path(output / "results.csv") as temporary, temporary.open("w", newline="") as f:
         writer = csv.DictWriter(f, list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
     table = markdown(rows)
-    (output / "results.md").write_text(table)
+    with atomic_path(output / "results.md") as temporary:
+        temporary.write_text(table)
     return table
