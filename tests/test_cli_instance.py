@@ -45,7 +45,7 @@ def test_fit_validate_predict_from_the_quickstart_config(tmp_path: Path) -> None
     assert any("'monitor': 'val/mask_mAP'" in k for k in callbacks), "the best checkpoint follows mask AP"
 
     main(["validate", *run, f"--ckpt_path={last}"])
-    (validated,) = logged(metric_rows(tmp_path / "instance_quickstart/version_1"), "val/mask_mAP50")
+    (validated,) = logged(metric_rows(tmp_path / "instance_quickstart/validate/version_0"), "val/mask_mAP50")
     assert validated == pytest.approx(logged(table, "val/mask_mAP50")[0], abs=1e-6), "same weights, same AP"
 
     images = tmp_path / "to_predict"

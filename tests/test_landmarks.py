@@ -212,7 +212,7 @@ def test_fit_test_predict_through_the_cli(tmp_path: Path) -> None:
     assert 0 < last_logged(tmp_path, "val/NME") < float("inf")
     (best,) = tmp_path.rglob("best-*.ckpt")
     main(["test", *config, f"--ckpt_path={best}", *logs])
-    assert logged(metric_rows(tmp_path / "landmarks_quickstart" / "version_1"), "test/NME")[0] > 0
+    assert logged(metric_rows(tmp_path / "landmarks_quickstart" / "test" / "version_0"), "test/NME")[0] > 0
     write_image(tmp_path / "faces" / "a.png", 48)
     boxes = tmp_path / "boxes.json"
     boxes.write_text(
