@@ -100,10 +100,16 @@ class SegmentationDataModule(TaskDataModule):
         """Whole images of varying size cannot be stacked, so evaluation runs one image per batch."""
         return 1
 
+    def train_transform(self) -> SegTransform:
+        """The training sample: rescaled, cropped, padded and flipped."""
+        return SegTrainTransform(self.crop_size, self.scale_range, self.ignore_index)
+
+    def eval_transform(self) -> SegTransform:
+        """The evaluation sample: the whole image as it is."""
+        return SegEvalTransform()
+
     def build_dataset(self, split: str) -> Dataset:
-        transform: SegTransform = SegEvalTransform()
-        if split == "train":
-            transform = SegTrainTransform(self.crop_size, self.scale_range, self.ignore_index)
+        transform = self.train_transform() if split == "train" else self.eval_transform()
         return self.make_dataset(self.test_split if split == "test" else split, transform)
 
     def predict_dataloader(self) -> DataLoader:
