@@ -65,14 +65,14 @@ class HeatmapTask(HRNetTask):
         return to_image(coords, center, scale, tuple(heatmaps.shape[-2:])), values
 
     def training_step(self, batch: Batch, batch_idx: int) -> Tensor | None:
-        loss = type(self).heatmap_loss(self(batch["image"]), batch["target"], batch["target_weight"])
+        loss = self.heatmap_loss(self(batch["image"]), batch["target"], batch["target_weight"])
         self.log("train/loss", loss, prog_bar=True, batch_size=batch["image"].shape[0])
         return self.finite_loss(loss)
 
     def evaluation_heatmaps(self, batch: Batch, stage: str) -> Tensor:
         """The batch's evaluation heatmaps, their loss logged as `<stage>/loss`."""
         heatmaps = self.heatmaps(batch["image"])
-        loss = type(self).heatmap_loss(heatmaps, batch["target"], batch["target_weight"])
+        loss = self.heatmap_loss(heatmaps, batch["target"], batch["target_weight"])
         self.log(f"{stage}/loss", loss, sync_dist=True, batch_size=batch["image"].shape[0])
         return heatmaps
 
