@@ -18,6 +18,15 @@ _STAGE_SPLITS = {"fit": ("train", "val"), "validate": ("val",), "test": ("test",
 _Folder = TypeVar("_Folder", bound=Dataset)
 
 
+def check_synthetic(num_train: int, num_val: int, image_size: tuple[int, int], smallest: int) -> None:
+    """A built-in synthetic set's knobs: at least one sample per split, images of two sides >= `smallest`."""
+    for key, count in (("num_train", num_train), ("num_val", num_val)):
+        if count < 1:
+            raise InputError(f"data.{key} must be >= 1, got {count}")
+    if len(image_size) != 2 or min(image_size) < smallest:
+        raise InputError(f"data.image_size must be (height, width) with both >= {smallest}, got {image_size}")
+
+
 class TaskDataModule(pl.LightningDataModule, ABC):
     """Train / val / test loaders around a subclass's `build_dataset`; each task's family adds its
     metadata (`task_args`, `input_size`) and `predict_dataloader`.

@@ -7,9 +7,10 @@ from typing import Literal, get_args
 
 from torch import nn
 
-from hrnet_lit.errors import InputError
-from hrnet_lit.models import HRNetModel, PixelClassifier, V1Head, V2Head, checks
+from hrnet_lit.models import HRNetModel, PixelClassifier, checks
 from hrnet_lit.models.config import BackboneConfig
+from hrnet_lit.models.task_layers import heatmap_init
+from hrnet_lit.pose.network import heatmap_network
 
 LandmarkHead = Literal["v2", "v1"]
 # The official landmark network (HRNetV2-W18) fuses and concatenates with bilinear upsampling.
@@ -27,8 +28,7 @@ def landmark_layer(in_channels: int, num_landmarks: int, norm: str = "batch") ->
     layer = PixelClassifier(in_channels, num_landmarks, norm)  # type: ignore[arg-type]
     final = layer[-1]
     assert isinstance(final, nn.Conv2d)
-    nn.init.normal_(final.weight, std=0.001)
-    nn.init.zeros_(final.bias)
+    heatmap_init(final)
     return layer
 
 
@@ -38,11 +38,10 @@ def build_network(
     """Backbone + head + the official landmark layer, heatmaps at 1/4 of the input. `v2` (every branch
     upsampled to 1/4 and concatenated, 15C channels) is the official network; `v1` (the 1/4 branch
     alone, C channels, under the same layer) is for ablations."""
-    if head not in get_args(LandmarkHead):
-        raise InputError(
-            f"model.head={head!r} is not a landmark head; choose one of {get_args(LandmarkHead)}"
-        )
-    net = backbone.build(head)
-    channels = net.feature_info.channels()
-    rep = V1Head(channels) if head == "v1" else V2Head(channels, net.upsample_mode, net.align_corners)
-    return HRNetModel(net, rep, landmark_layer(rep.out_channels, num_landmarks, net.norm))
+    return heatmap_network(
+        backbone,
+        head,
+        get_args(LandmarkHead),
+        "landmark",
+        lambda channels, norm: landmark_layer(channels, num_landmarks, norm),
+    )

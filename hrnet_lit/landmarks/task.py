@@ -13,8 +13,7 @@ import torch
 from PIL import Image, ImageDraw
 
 from hrnet_lit.common.atomic import atomic_path, save_atomically
-from hrnet_lit.common.normalize import denormalize
-from hrnet_lit.common.task import TRAIN_METRICS, HRNetTask
+from hrnet_lit.common.task import TRAIN_METRICS
 from hrnet_lit.errors import InputError
 from hrnet_lit.landmarks import network
 from hrnet_lit.landmarks.contract import LANDMARK_CONTRACT, LandmarkData
@@ -22,9 +21,9 @@ from hrnet_lit.landmarks.loss import heatmap_mse
 from hrnet_lit.landmarks.metrics import NME
 from hrnet_lit.landmarks.network import LandmarkHead
 from hrnet_lit.models.config import BackboneConfig
-from hrnet_lit.pose.codec import HeatmapCodec, flip_back, shift_right, to_image
+from hrnet_lit.pose.codec import HeatmapCodec
+from hrnet_lit.pose.heatmap_task import Batch, HeatmapTask, parsed_codec
 
-Batch = dict[str, torch.Tensor]
 OFFICIAL_CODEC = HeatmapCodec(sigma=1.5)
 _TRUTH, _GUESS = (60, 200, 80), (235, 60, 40)
 
@@ -32,14 +31,11 @@ _TRUTH, _GUESS = (60, 200, 80), (235, 60, 40)
 def task_codec(codec: Any) -> HeatmapCodec:
     """`model.codec` as a HeatmapCodec (parsed, it is a namespace of its fields); the official one
     (sigma 1.5, argmax and quarter offset) when none is given."""
-    if codec is None:
-        return OFFICIAL_CODEC
-    if not isinstance(codec, HeatmapCodec):
-        codec = HeatmapCodec(**vars(codec.get("init_args", codec)))
-    return codec
+    parsed = parsed_codec(codec)
+    return OFFICIAL_CODEC if parsed is None else parsed
 
 
-class LandmarkTask(HRNetTask):
+class LandmarkTask(HeatmapTask):
     """Heatmap regression of K facial landmarks in face crops, scored by NME (lower is better).
 
     The task's `codec` (the pose task's `HeatmapCodec`: one codec for both heatmap tasks) encodes the
@@ -74,6 +70,7 @@ class LandmarkTask(HRNetTask):
     default_data = "hrnet_lit.landmarks.data.SyntheticFaceDataModule"
 
     build_network = staticmethod(network.build_network)
+    heatmap_loss = staticmethod(heatmap_mse)
 
     def __init__(
         self,
@@ -118,33 +115,9 @@ class LandmarkTask(HRNetTask):
         """The data module's `codec` is the task's: its targets are what the task decodes."""
         return {"codec": (("codec",), lambda codec: asdict(task_codec(codec)))}
 
-    def setup(self, stage: str) -> None:
-        """A data module built in Python gets no codec from the CLI: it must encode with the task's."""
-        super().setup(stage)
-        given = getattr(getattr(self.trainer, "datamodule", None), "codec", None)
-        if given is not None and given != self.codec:
-            raise InputError(
-                f"data.codec {given} is not the task's model.codec {self.codec}: the targets would be "
-                "encoded otherwise than they are decoded (give the data module the task's codec)"
-            )
-
-    def heatmaps(self, image: torch.Tensor) -> torch.Tensor:
-        """Evaluation heatmaps: with `flip_test`, averaged with the mirrored crop's, flipped back."""
-        heatmaps = self(image)
-        if self.flip_test:
-            flipped = flip_back(self(image.flip(-1)), self.flip_pairs)
-            heatmaps = (heatmaps + (shift_right(flipped) if self.shift_heatmap else flipped)) * 0.5
-        return heatmaps
-
     def landmarks(self, heatmaps: torch.Tensor, center: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
         """Landmarks (N, K, 2) in image pixels."""
-        coords, _ = self.codec.decode(heatmaps.float())
-        return to_image(coords, center, scale, tuple(heatmaps.shape[-2:]))
-
-    def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor | None:
-        loss = heatmap_mse(self(batch["image"]), batch["target"], batch["target_weight"])
-        self.log("train/loss", loss, prog_bar=True, batch_size=batch["image"].shape[0])
-        return self.finite_loss(loss)
+        return self.decode(heatmaps, center, scale)[0]
 
     def validation_step(self, batch: Batch, batch_idx: int) -> None:
         self._evaluate(batch, "val", self.val_nme)
@@ -159,9 +132,7 @@ class LandmarkTask(HRNetTask):
         self._log_metrics("test", self.test_nme)
 
     def _evaluate(self, batch: Batch, stage: str, metric: NME) -> None:
-        heatmaps = self.heatmaps(batch["image"])
-        loss = heatmap_mse(heatmaps, batch["target"], batch["target_weight"])
-        self.log(f"{stage}/loss", loss, sync_dist=True, batch_size=batch["image"].shape[0])
+        heatmaps = self.evaluation_heatmaps(batch, stage)
         found = self.landmarks(heatmaps, batch["center"], batch["scale"])
         metric.update(found, batch["landmarks"], batch["norm"], batch["weight"], batch["attributes"])
 
@@ -172,23 +143,14 @@ class LandmarkTask(HRNetTask):
         self.log_dict({f"{stage}/{name}": value for name, value in values.items()})
         metric.reset()
 
-    def validation_panels(self, batch: Batch, count: int) -> list[np.ndarray]:
-        """The input crop, its ground-truth landmarks and the predicted ones (decoded from the target
-        and the predicted heatmaps, in crop pixels)."""
-        images = batch["image"][:count]
-        heatmaps = self.heatmaps(images)
-        stride = images.shape[-1] / heatmaps.shape[-1]
-        panels = []
-        for k, image in enumerate(images):
-            rgb = denormalize(image)
-            drawn = []
-            for maps, colour in ((batch["target"][k : k + 1], _TRUTH), (heatmaps[k : k + 1], _GUESS)):
-                coords, _ = self.codec.decode(maps.float())
-                canvas = Image.fromarray(rgb)
-                self._draw(canvas, ((coords[0] + 0.5) * stride - 0.5).cpu().numpy(), colour)
-                drawn.append(np.asarray(canvas))
-            panels.append(np.concatenate([rgb, *drawn], axis=1))
-        return panels
+    def panel_points(
+        self, batch: Batch, heatmaps: torch.Tensor, count: int
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The landmarks decoded from the target and from the predicted heatmaps."""
+        return self.codec.decode(batch["target"][:count].float())[0], self.codec.decode(heatmaps.float())[0]
+
+    def draw_panel(self, canvas: Image.Image, points: np.ndarray, truth: bool) -> None:
+        self._draw(canvas, points, _TRUTH if truth else _GUESS)
 
     def predict_step(self, batch: dict[str, Any], batch_idx: int) -> dict[str, Any]:
         heatmaps = self.heatmaps(batch["image"])
@@ -196,9 +158,6 @@ class LandmarkTask(HRNetTask):
             "landmarks": self.landmarks(heatmaps, batch["center"], batch["scale"]),
             "paths": batch["path"],
         }
-
-    def on_predict_epoch_start(self) -> None:
-        self._predicted = {}
 
     def write_predictions(self, prediction: dict[str, Any], folder: Path, writer: Any) -> None:
         """Collect each image's faces; the images are drawn once all of their faces are in."""

@@ -27,10 +27,15 @@ def heatmap_layer(in_channels: int, num_joints: int) -> nn.Conv2d:
     `init_weights` does (normal, std 0.001, zero bias): the first heatmaps are near zero, not the
     default init's noise, which an MSE to sparse Gaussians first spends many updates removing."""
     checks.positive_int("num_joints", num_joints)
-    layer = nn.Conv2d(in_channels, num_joints, 1)
-    nn.init.normal_(layer.weight, std=0.001)
-    nn.init.zeros_(layer.bias)
-    return layer
+    return heatmap_init(nn.Conv2d(in_channels, num_joints, 1))
+
+
+def heatmap_init(conv: nn.Conv2d) -> nn.Conv2d:
+    """The official heatmap tasks' `init_weights` of the conv that gives the heatmaps: normal weights
+    (std 0.001), zero bias."""
+    nn.init.normal_(conv.weight, std=0.001)
+    nn.init.zeros_(conv.bias)
+    return conv
 
 
 class FinestLevel(nn.Module):

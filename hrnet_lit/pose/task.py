@@ -14,27 +14,17 @@ from PIL import Image, ImageDraw
 
 from hrnet_lit.common.atomic import atomic_path, save_atomically
 from hrnet_lit.common.files import read_rgb
-from hrnet_lit.common.normalize import denormalize
-from hrnet_lit.common.task import TRAIN_METRICS, HRNetTask
+from hrnet_lit.common.task import TRAIN_METRICS
 from hrnet_lit.errors import InputError
 from hrnet_lit.models.config import BackboneConfig
 from hrnet_lit.pose import network
-from hrnet_lit.pose.codec import (
-    Decode,
-    HeatmapCodec,
-    decode_heatmaps,
-    flip_back,
-    shift_right,
-    task_codec,
-    to_image,
-)
+from hrnet_lit.pose.codec import Decode, HeatmapCodec, decode_heatmaps, task_codec
 from hrnet_lit.pose.contract import POSE_CONTRACT, PoseData
+from hrnet_lit.pose.heatmap_task import Batch, HeatmapTask, parsed_codec
 from hrnet_lit.pose.loss import joints_mse
 from hrnet_lit.pose.metrics import PCK, COCOKeypointAP
 from hrnet_lit.pose.network import PoseHead
 from hrnet_lit.pose.pckh import PCKh
-
-Batch = dict[str, torch.Tensor]
 
 LOGGED = ("AP", "AP50", "AP75", "AR")
 _LEFT, _RIGHT, _MIDDLE = (235, 60, 40), (40, 90, 235), (60, 190, 70)
@@ -42,12 +32,10 @@ _LEFT, _RIGHT, _MIDDLE = (235, 60, 40), (40, 90, 235), (60, 190, 70)
 
 def linked_codec(codec: Any, decode: Decode | None) -> dict[str, Any]:
     """The task's codec (`model.codec`, parsed, or from `model.decode`) as the data module's `codec`."""
-    if codec is not None and not isinstance(codec, HeatmapCodec):  # parsed: a namespace of its fields
-        codec = HeatmapCodec(**vars(codec.get("init_args", codec)))
-    return asdict(task_codec(codec, decode))
+    return asdict(task_codec(parsed_codec(codec), decode))
 
 
-class PoseTask(HRNetTask):
+class PoseTask(HeatmapTask):
     """Heatmap regression of K joints in person crops, scored by PCK and COCO OKS AP.
 
     The task's `codec` (a `HeatmapCodec`: sigma, DARK) encodes the data's targets and decodes the
@@ -94,6 +82,7 @@ class PoseTask(HRNetTask):
     default_data = "hrnet_lit.pose.data.SyntheticPoseDataModule"
 
     build_network = staticmethod(network.build_network)
+    heatmap_loss = staticmethod(joints_mse)
 
     def __init__(
         self,
@@ -151,37 +140,10 @@ class PoseTask(HRNetTask):
         """The data module's `codec` is the task's: its targets are what the task decodes."""
         return {"codec": (("codec", "decode"), linked_codec)}
 
-    def setup(self, stage: str) -> None:
-        """A data module built in Python gets no codec from the CLI: it must encode with the task's."""
-        super().setup(stage)
-        data = getattr(self.trainer, "datamodule", None)
-        given = getattr(data, "codec", None)
-        if given is not None and given != self.codec:
-            raise InputError(
-                f"data.codec {given} is not the task's model.codec {self.codec}: the targets would be "
-                "encoded otherwise than they are decoded (give the data module the task's codec)"
-            )
-
-    def heatmaps(self, image: torch.Tensor) -> torch.Tensor:
-        """Evaluation heatmaps: with `flip_test`, averaged with the flipped crop's, flipped back."""
-        heatmaps = self(image)
-        if self.flip_test:
-            flipped = flip_back(self(image.flip(-1)), self.flip_pairs)
-            if self.shift_heatmap:
-                flipped = shift_right(flipped)
-            heatmaps = (heatmaps + flipped) * 0.5
-        return heatmaps
-
     def keypoints(self, heatmaps: torch.Tensor, center: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
         """Joints (N, K, 3: x, y, confidence) in image pixels."""
-        coords, values = self.codec.decode(heatmaps.float())
-        xy = to_image(coords, center, scale, tuple(heatmaps.shape[-2:]))
+        xy, values = self.decode(heatmaps, center, scale)
         return torch.cat([xy, values.unsqueeze(-1)], dim=-1)
-
-    def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor | None:
-        loss = joints_mse(self(batch["image"]), batch["target"], batch["target_weight"])
-        self.log("train/loss", loss, prog_bar=True, batch_size=batch["image"].shape[0])
-        return self.finite_loss(loss)
 
     def validation_step(self, batch: Batch, batch_idx: int) -> None:
         self._evaluate(batch, "val", self.val_pck, self.val_ap)
@@ -196,10 +158,7 @@ class PoseTask(HRNetTask):
         self._log_metrics("test", self.test_pck, self.test_ap)
 
     def _evaluate(self, batch: Batch, stage: str, pck: PCK, ap: COCOKeypointAP) -> None:
-        heatmaps = self.heatmaps(batch["image"])
-        size = batch["image"].shape[0]
-        loss = joints_mse(heatmaps, batch["target"], batch["target_weight"])
-        self.log(f"{stage}/loss", loss, sync_dist=True, batch_size=size)
+        heatmaps = self.evaluation_heatmaps(batch, stage)
         keypoints = self.keypoints(heatmaps, batch["center"], batch["scale"])
         if not self._detections():
             pck.update(keypoints[..., :2], batch["joints"], batch["box"])
@@ -229,26 +188,19 @@ class PoseTask(HRNetTask):
         pck.reset()
         ap.reset()
 
-    def validation_panels(self, batch: Batch, count: int) -> list[np.ndarray]:
-        """The input crop, its ground-truth skeleton and the predicted one (joints decoded from the
-        target and the predicted heatmaps, in crop pixels)."""
-        images = batch["image"][:count]
-        heatmaps = self.heatmaps(images)
-        stride = images.shape[-1] / heatmaps.shape[-1]
+    def panel_points(
+        self, batch: Batch, heatmaps: torch.Tensor, count: int
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """The joints of the target (shown where their weight is set) and the predicted ones with their
+        confidences, for the skeletons."""
         truth, _ = decode_heatmaps(batch["target"][:count].float())
         guess, confidence = self.codec.decode(heatmaps.float())
         weight = batch["target_weight"][:count].reshape(truth.shape[:2]).float()
-        panels = []
-        for k, image in enumerate(images):
-            rgb = denormalize(image)
-            drawn = []
-            for coords, shown in ((truth[k], weight[k]), (guess[k], confidence[k])):
-                canvas = Image.fromarray(rgb)
-                joints = torch.cat([(coords + 0.5) * stride - 0.5, shown.unsqueeze(-1)], dim=-1)
-                self._draw(canvas, joints.cpu().numpy())
-                drawn.append(np.asarray(canvas))
-            panels.append(np.concatenate([rgb, *drawn], axis=1))
-        return panels
+        shown = torch.cat([truth, weight.unsqueeze(-1)], dim=-1)
+        return shown, torch.cat([guess, confidence.unsqueeze(-1)], dim=-1)
+
+    def draw_panel(self, canvas: Image.Image, points: np.ndarray, truth: bool) -> None:
+        self._draw(canvas, points)
 
     def predict_step(self, batch: dict[str, Any], batch_idx: int) -> dict[str, Any]:
         heatmaps = self.heatmaps(batch["image"])
@@ -259,9 +211,6 @@ class PoseTask(HRNetTask):
             "paths": batch["path"],
             "person": batch["person"],
         }
-
-    def on_predict_epoch_start(self) -> None:
-        self._predicted = {}
 
     def write_predictions(self, prediction: dict[str, Any], folder: Path, writer: Any) -> None:
         """Collect each image's persons; the images are drawn once all of their boxes are in. An image

@@ -12,7 +12,7 @@ import numpy as np
 from PIL import Image
 from torch.utils.data import DataLoader
 
-from hrnet_lit.common.datamodule import TaskDataModule
+from hrnet_lit.common.datamodule import check_synthetic
 from hrnet_lit.common.files import require_dir
 from hrnet_lit.errors import InputError
 from hrnet_lit.landmarks.contract import LandmarkArgs
@@ -22,7 +22,7 @@ from hrnet_lit.landmarks.data.specs import BENCHMARKS, COFW, LandmarkSpec
 from hrnet_lit.landmarks.data.synthetic import SyntheticFaces
 from hrnet_lit.landmarks.data.transforms import Face, FaceAugmentation, FaceTransform
 from hrnet_lit.pose.codec import HeatmapCodec
-from hrnet_lit.pose.data.person_boxes import boxes_by_stem, read_person_boxes
+from hrnet_lit.pose.data.heatmap_datamodule import HeatmapDataModule
 
 OFFICIAL_SIGMA = 1.5  # WFLW, COFW and AFLW (300W: 1.0)
 Faces = tuple[list[Face], Callable[[int], Image.Image]]
@@ -36,7 +36,7 @@ def landmark_codec(codec: HeatmapCodec | Mapping[str, Any] | None) -> HeatmapCod
     return codec if codec is not None else HeatmapCodec(sigma=OFFICIAL_SIGMA)
 
 
-class LandmarkDataModule(TaskDataModule):
+class LandmarkDataModule(HeatmapDataModule):
     """Face crops for a LandmarkTask; the landmark set (`task_args`) is known at construction.
 
     Args:
@@ -67,10 +67,7 @@ class LandmarkDataModule(TaskDataModule):
         face_boxes: str | None = None,
         predict_dir: str | None = None,
     ) -> None:
-        super().__init__(batch_size, num_workers, predict_dir)
-        if len(input_size) != 2 or min(input_size) < 4 or any(v % 4 for v in input_size):
-            raise InputError(f"data.input_size must be (height, width), multiples of 4, got {input_size}")
-        self.input_size = (int(input_size[0]), int(input_size[1]))
+        super().__init__(input_size, batch_size, num_workers, predict_dir)
         self.codec = landmark_codec(codec)
         self.augmentation = FaceAugmentation(scale_factor, rotation_factor, rotation_prob, flip_prob)
         self.face_boxes = face_boxes
@@ -108,13 +105,14 @@ class LandmarkDataModule(TaskDataModule):
         return FaceDataset(faces, load, self.transform(split == "train"))
 
     def predict_dataloader(self) -> DataLoader:
-        boxes = None
-        if self.face_boxes is not None:
-            boxes = boxes_by_stem(read_person_boxes(Path(self.face_boxes), "data.face_boxes"), 0.0)
-        folder = self.predict_images(
-            lambda path: FacePredictFolder(path, self.transform(False), self.spec.num_landmarks, boxes)
+        return self.predict_loader(
+            lambda path, boxes: FacePredictFolder(
+                path, self.transform(False), self.spec.num_landmarks, boxes
+            ),
+            self.face_boxes,
+            "data.face_boxes",
+            0.0,
         )
-        return DataLoader(folder, batch_size=self.batch_size, **self._loader_options())
 
 
 class SyntheticFaceDataModule(LandmarkDataModule):
@@ -131,11 +129,7 @@ class SyntheticFaceDataModule(LandmarkDataModule):
         **kwargs: Any,
     ) -> None:
         super().__init__(input_size=input_size, **kwargs)
-        for key, count in (("num_train", num_train), ("num_val", num_val)):
-            if count < 1:
-                raise InputError(f"data.{key} must be >= 1, got {count}")
-        if len(image_size) != 2 or min(image_size) < 32:
-            raise InputError(f"data.image_size must be (height, width) with both >= 32, got {image_size}")
+        check_synthetic(num_train, num_val, image_size, 32)
         self.counts = {"train": num_train, "val": num_val, "test": num_val}
         self.image_size = (int(image_size[0]), int(image_size[1]))
         self.seed = seed

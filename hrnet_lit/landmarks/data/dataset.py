@@ -14,6 +14,7 @@ from hrnet_lit.common.files import open_image
 from hrnet_lit.common.images import ImageFolderPredict
 from hrnet_lit.landmarks.data.transforms import Face, FaceTransform
 from hrnet_lit.pose.affine import PIXEL_STD
+from hrnet_lit.pose.data.person_boxes import stem_of
 
 
 class FaceDataset(Dataset[dict[str, Any]]):
@@ -51,8 +52,7 @@ class FacePredictFolder(Dataset[dict[str, Any]]):
         self.num_landmarks = num_landmarks
         self.items: list[tuple[int, list[float]]] = []
         for k, path in enumerate(self.paths):
-            stem = f"{int(path.stem):012d}" if path.stem.isdigit() else path.stem  # as `boxes_by_stem`
-            listed = (boxes or {}).get(stem)
+            listed = (boxes or {}).get(stem_of(path.name))
             if listed is None:
                 with Image.open(path) as image:
                     listed = [[0.0, 0.0, float(image.width), float(image.height), 1.0]]

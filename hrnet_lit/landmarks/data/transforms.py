@@ -10,10 +10,9 @@ import numpy as np
 import torch
 from PIL import Image
 
-from hrnet_lit.common.normalize import normalize
 from hrnet_lit.errors import InputError
-from hrnet_lit.pose.affine import affine_matrix, apply_affine, compose, flip_matrix, warp
 from hrnet_lit.pose.codec import HeatmapCodec
+from hrnet_lit.pose.data.transforms import HeatmapCrop
 
 FACE_PADDING = 1.25  # the official `scale *= 1.25` around a face's box
 
@@ -51,24 +50,14 @@ class FaceAugmentation:
             raise InputError(f"data.rotation_factor must be >= 0, got {self.rotation_factor}")
 
 
-def flip_order(num: int, pairs: list[list[int]] | tuple[tuple[int, int], ...]) -> np.ndarray:
-    """The landmark order of a mirrored face: each pair swapped."""
-    order = np.arange(num)
-    for a, b in pairs:
-        order[a], order[b] = b, a
-    return order
-
-
-class FaceTransform:
+class FaceTransform(HeatmapCrop):
     """(image, face) -> the sample a LandmarkTask trains or evaluates on.
 
     Training draws its augmentation from torch's RNG (seeded per sample by the resumable loader); scale,
     rotation and flip compose into one affine map, so the image is resampled once.
 
     Args:
-        input_size: network input (height, width); heatmaps are 1/4 of it.
-        flip_pairs: landmarks swapped by a horizontal flip.
-        codec: encodes the landmarks into heatmap targets (the task's codec).
+        input_size, flip_pairs, codec: see `HeatmapCrop` (flip_pairs: landmarks swapped by a flip).
         augmentation: None for evaluation.
     """
 
@@ -79,40 +68,29 @@ class FaceTransform:
         codec: HeatmapCodec,
         augmentation: FaceAugmentation | None = None,
     ) -> None:
-        self.input_size = (int(input_size[0]), int(input_size[1]))
-        self.heatmap_size = (self.input_size[0] // 4, self.input_size[1] // 4)
-        self.flip_pairs = [list(p) for p in flip_pairs]
-        self.codec = codec
+        super().__init__(input_size, flip_pairs, codec)
         self.augmentation = augmentation
 
     def __call__(self, image: Image.Image, face: Face) -> dict[str, Any]:
         scale = float(face.scale) * FACE_PADDING
         center = face.center.astype(np.float64)
-        rotation, flip = 0.0, None
+        rotation, flip = 0.0, False
         aug = self.augmentation
         if aug is not None:
             sf, rf = aug.scale_factor, aug.rotation_factor
             scale *= 1 - sf + 2 * sf * float(torch.rand(()))
             if float(torch.rand(())) <= aug.rotation_prob:
                 rotation = (2 * float(torch.rand(())) - 1) * rf
-            if float(torch.rand(())) < aug.flip_prob:
-                flip = flip_matrix(image.width)
-                center = apply_affine(center[None], flip)[0]
-        crop_wh = (self.input_size[1], self.input_size[0])
-        matrix = affine_matrix(center, np.array([scale, scale]), rotation, crop_wh)
-        if flip is not None:
-            matrix = compose(matrix, flip)
-        crop = warp(image.convert("RGB"), matrix, crop_wh)
-        in_crop, weight = apply_affine(face.landmarks.astype(np.float64), matrix), face.weight
-        if flip is not None:
-            order = flip_order(len(in_crop), self.flip_pairs)
-            in_crop, weight = in_crop[order], weight[order]
-        target, target_weight = self.codec.encode(in_crop, weight, self.input_size, self.heatmap_size)
+            flip = float(torch.rand(())) < aug.flip_prob
+        points = face.landmarks.astype(np.float64)
+        crop, target, target_weight = self.crop(
+            image, center, np.array([scale, scale]), rotation, flip, points, face.weight
+        )
         padded = face.scale * FACE_PADDING
         return {
-            "image": normalize(np.array(crop)),
-            "target": torch.from_numpy(target),
-            "target_weight": torch.from_numpy(target_weight),
+            "image": crop,
+            "target": target,
+            "target_weight": target_weight,
             "center": torch.from_numpy(face.center.astype(np.float32)),
             "scale": torch.tensor([padded, padded], dtype=torch.float32),
             "landmarks": torch.from_numpy(face.landmarks.astype(np.float32)),

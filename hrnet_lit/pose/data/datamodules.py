@@ -11,20 +11,20 @@ from PIL import Image
 from pycocotools.coco import COCO
 from torch.utils.data import DataLoader
 
-from hrnet_lit.common.datamodule import TaskDataModule
+from hrnet_lit.common.datamodule import check_synthetic
 from hrnet_lit.common.files import read_rgb, require_dir
-from hrnet_lit.errors import InputError
 from hrnet_lit.pose.codec import HeatmapCodec, data_codec
 from hrnet_lit.pose.contract import PoseArgs
 from hrnet_lit.pose.data.coco import coco_from_dict, gt_persons, keypoint_category, read_coco
 from hrnet_lit.pose.data.dataset import PosePredictFolder, TopDownDataset
+from hrnet_lit.pose.data.heatmap_datamodule import HeatmapDataModule
 from hrnet_lit.pose.data.keypoints import COCO_SPEC, KeypointSpec, spec_from_category
-from hrnet_lit.pose.data.person_boxes import boxes_by_stem, detected_persons, read_person_boxes
+from hrnet_lit.pose.data.person_boxes import detected_persons
 from hrnet_lit.pose.data.synthetic import HALF_BODY_MIN_JOINTS, SyntheticPoses
 from hrnet_lit.pose.data.transforms import Augmentation, TopDownTransform
 
 
-class PoseDataModule(TaskDataModule):
+class PoseDataModule(HeatmapDataModule):
     """Person crops for a top-down PoseTask; the keypoint set (`task_args`) is known at construction.
 
     Evaluation crops come from the ground-truth boxes, or from a detector's with `person_boxes`, and
@@ -67,10 +67,7 @@ class PoseDataModule(TaskDataModule):
         image_thre: float = 0.0,
         predict_dir: str | None = None,
     ) -> None:
-        super().__init__(batch_size, num_workers, predict_dir)
-        if len(input_size) != 2 or min(input_size) < 4 or any(v % 4 for v in input_size):
-            raise InputError(f"data.input_size must be (height, width), multiples of 4, got {input_size}")
-        self.input_size = (int(input_size[0]), int(input_size[1]))
+        super().__init__(input_size, batch_size, num_workers, predict_dir)
         self.codec = data_codec(codec, sigma, unbiased_targets)
         self.augmentation = Augmentation(
             scale_factor, rotation_factor, rotation_prob, flip_prob, half_body_prob, self.half_body_min_joints
@@ -150,14 +147,12 @@ class PoseDataModule(TaskDataModule):
         return f"{split} annotations"
 
     def predict_dataloader(self) -> DataLoader:
-        boxes = None
-        if self.person_boxes is not None:
-            detections = read_person_boxes(Path(self.person_boxes), "data.person_boxes")
-            boxes = boxes_by_stem(detections, self.image_thre)
-        folder = self.predict_images(
-            lambda path: PosePredictFolder(path, self.transform(False), self.spec.num_joints, boxes)
+        return self.predict_loader(
+            lambda path, boxes: PosePredictFolder(path, self.transform(False), self.spec.num_joints, boxes),
+            self.person_boxes,
+            "data.person_boxes",
+            self.image_thre,
         )
-        return DataLoader(folder, batch_size=self.batch_size, **self._loader_options())
 
 
 class SyntheticPoseDataModule(PoseDataModule):
@@ -177,11 +172,7 @@ class SyntheticPoseDataModule(PoseDataModule):
         **kwargs: Any,
     ) -> None:
         super().__init__(input_size=input_size, **kwargs)
-        for key, count in (("num_train", num_train), ("num_val", num_val)):
-            if count < 1:
-                raise InputError(f"data.{key} must be >= 1, got {count}")
-        if len(image_size) != 2 or min(image_size) < 16:
-            raise InputError(f"data.image_size must be (height, width) with both >= 16, got {image_size}")
+        check_synthetic(num_train, num_val, image_size, 16)
         self.num_train = num_train
         self.num_val = num_val
         self.image_size = (int(image_size[0]), int(image_size[1]))

@@ -43,16 +43,71 @@ class Augmentation:
     half_body_min_joints: int = 8
 
 
-class TopDownTransform:
+def flip_order(num: int, pairs: list[list[int]] | tuple[tuple[int, int], ...]) -> np.ndarray:
+    """The point order of a mirrored crop: each pair swapped."""
+    order = np.arange(num)
+    for a, b in pairs:
+        order[a], order[b] = b, a
+    return order
+
+
+class HeatmapCrop:
+    """The crop of a heatmap task's sample and its targets, once the augmentation is drawn.
+
+    Args:
+        input_size: network input (height, width); heatmaps are 1/4 of it.
+        flip_pairs: points swapped by a horizontal flip.
+        codec: encodes the points into heatmap targets (the task's codec).
+    """
+
+    def __init__(
+        self,
+        input_size: tuple[int, int],
+        flip_pairs: list[list[int]] | tuple[tuple[int, int], ...],
+        codec: HeatmapCodec,
+    ) -> None:
+        self.input_size = (int(input_size[0]), int(input_size[1]))
+        self.heatmap_size = (self.input_size[0] // 4, self.input_size[1] // 4)
+        self.flip_pairs = [tuple(p) for p in flip_pairs]
+        self.codec = codec
+
+    def crop(
+        self,
+        image: Image.Image,
+        center: np.ndarray,
+        scale: np.ndarray,
+        rotation: float,
+        flip: bool,
+        points: np.ndarray,
+        visible: np.ndarray,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The normalised crop of `image` (centre, scale (2,) in units of 200 px, rotation in degrees,
+        mirrored first with `flip`: scale, rotation and flip in one affine map, so the image is resampled
+        once), and the targets and their weights for `points` (K, 2, image pixels) and `visible` (K,)."""
+        crop_wh = (self.input_size[1], self.input_size[0])
+        mirror = flip_matrix(image.width) if flip else None
+        if mirror is not None:
+            center = apply_affine(center[None], mirror)[0]
+        matrix = affine_matrix(center, scale, rotation, crop_wh)
+        if mirror is not None:
+            matrix = compose(matrix, mirror)
+        crop = warp(image.convert("RGB"), matrix, crop_wh)
+        in_crop = apply_affine(points, matrix)
+        if flip:
+            order = flip_order(len(points), self.flip_pairs)
+            in_crop, visible = in_crop[order], visible[order]
+        target, weight = self.codec.encode(in_crop, visible, self.input_size, self.heatmap_size)
+        return normalize(np.array(crop)), torch.from_numpy(target), torch.from_numpy(weight)
+
+
+class TopDownTransform(HeatmapCrop):
     """(image, person) -> the sample a PoseTask trains or evaluates on.
 
     Training draws its augmentation from torch's RNG (seeded per sample by the resumable loader); the
     scale, rotation and flip compose into one affine map, so the image is resampled once.
 
     Args:
-        input_size: network input (height, width); heatmaps are 1/4 of it.
-        flip_pairs: joints swapped by a horizontal flip.
-        codec: encodes the joints into heatmap targets (the task's codec).
+        input_size, flip_pairs, codec: see `HeatmapCrop` (flip_pairs: joints swapped by a flip).
         upper_body: joints of the upper half for the half-body augmentation (empty: no half body).
         augmentation: None for evaluation.
     """
@@ -65,11 +120,8 @@ class TopDownTransform:
         upper_body: tuple[int, ...] = (),
         augmentation: Augmentation | None = None,
     ) -> None:
-        self.input_size = (int(input_size[0]), int(input_size[1]))
-        self.heatmap_size = (self.input_size[0] // 4, self.input_size[1] // 4)
-        self.flip_pairs = [tuple(p) for p in flip_pairs]
+        super().__init__(input_size, flip_pairs, codec)
         self.upper_body = set(upper_body)
-        self.codec = codec
         self.augmentation = augmentation
 
     @property
@@ -80,7 +132,7 @@ class TopDownTransform:
         center, scale = person.center.astype(np.float64), person.scale.astype(np.float64)
         joints = person.joints[:, :2].astype(np.float64)
         visible = person.joints[:, 2] > 0
-        rotation, flip = 0.0, None
+        rotation, flip = 0.0, False
         aug = self.augmentation
         if aug is not None:
             if visible.sum() > aug.half_body_min_joints and float(torch.rand(())) < aug.half_body_prob:
@@ -91,25 +143,12 @@ class TopDownTransform:
             scale = scale * float(np.clip(float(torch.randn(())) * sf + 1, 1 - sf, 1 + sf))
             if float(torch.rand(())) <= aug.rotation_prob:
                 rotation = float(np.clip(float(torch.randn(())) * rf, -2 * rf, 2 * rf))
-            if float(torch.rand(())) <= aug.flip_prob:
-                flip = flip_matrix(image.width)
-                center = apply_affine(center[None], flip)[0]
-        crop_wh = (self.input_size[1], self.input_size[0])
-        matrix = affine_matrix(center, scale, rotation, crop_wh)
-        if flip is not None:
-            matrix = compose(matrix, flip)
-        crop = warp(image.convert("RGB"), matrix, crop_wh)
-        in_crop = apply_affine(joints, matrix)
-        if flip is not None:
-            order = np.arange(len(joints))
-            for a, b in self.flip_pairs:
-                order[a], order[b] = b, a
-            in_crop, visible = in_crop[order], visible[order]
-        target, weight = self.codec.encode(in_crop, visible, self.input_size, self.heatmap_size)
+            flip = float(torch.rand(())) <= aug.flip_prob
+        crop, target, weight = self.crop(image, center, scale, rotation, flip, joints, visible)
         return {
-            "image": normalize(np.array(crop)),
-            "target": torch.from_numpy(target),
-            "target_weight": torch.from_numpy(weight),
+            "image": crop,
+            "target": target,
+            "target_weight": weight,
             "center": torch.from_numpy(person.center.astype(np.float32)),
             "scale": torch.from_numpy(person.scale.astype(np.float32)),
             "score": torch.tensor(person.score, dtype=torch.float32),

@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 import numpy as np
 from torch.utils.data import DataLoader, Dataset
 
-from hrnet_lit.common.datamodule import TaskDataModule
+from hrnet_lit.common.datamodule import TaskDataModule, check_synthetic
 from hrnet_lit.common.files import require_dir
 from hrnet_lit.common.images import ImageFolderPredict
 from hrnet_lit.common.palette import make_palette
@@ -100,10 +100,16 @@ class SegmentationDataModule(TaskDataModule):
         """Whole images of varying size cannot be stacked, so evaluation runs one image per batch."""
         return 1
 
+    def train_transform(self) -> SegTransform:
+        """The training sample: rescaled, cropped, padded and flipped."""
+        return SegTrainTransform(self.crop_size, self.scale_range, self.ignore_index)
+
+    def eval_transform(self) -> SegTransform:
+        """The evaluation sample: the whole image as it is."""
+        return SegEvalTransform()
+
     def build_dataset(self, split: str) -> Dataset:
-        transform: SegTransform = SegEvalTransform()
-        if split == "train":
-            transform = SegTrainTransform(self.crop_size, self.scale_range, self.ignore_index)
+        transform = self.train_transform() if split == "train" else self.eval_transform()
         return self.make_dataset(self.test_split if split == "test" else split, transform)
 
     def predict_dataloader(self) -> DataLoader:
@@ -130,11 +136,7 @@ class SyntheticDataModule(SegmentationDataModule):
         **kwargs: Any,
     ) -> None:
         super().__init__(crop_size=crop_size, **kwargs)
-        for key, count in (("num_train", num_train), ("num_val", num_val)):
-            if count < 1:
-                raise InputError(f"data.{key} must be >= 1, got {count}")
-        if len(image_size) != 2 or min(image_size) < 8:
-            raise InputError(f"data.image_size must be (height, width) with both >= 8, got {image_size}")
+        check_synthetic(num_train, num_val, image_size, 8)
         self.num_train = num_train
         self.num_val = num_val
         self.image_size = image_size

@@ -9,22 +9,17 @@ logits upsampled to the label's own size.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 import torch
 from torch import Tensor
-from torch.utils.data import Dataset
 from torchvision.transforms import InterpolationMode
 from torchvision.transforms.v2 import functional as TF
 
-from hrnet_lit.common.files import require_dir
 from hrnet_lit.common.normalize import image_tensor, normalize
 from hrnet_lit.common.palette import make_palette
-from hrnet_lit.segmentation.data.datamodules import PublishedDataModule
-from hrnet_lit.segmentation.data.dataset import SegmentationDataset
-from hrnet_lit.segmentation.data.lists import read_list
+from hrnet_lit.segmentation.data.lists import ListDataModule, ListSegmentation
 from hrnet_lit.segmentation.data.transforms import SegTrainTransform, SegTransform
 
 LIP_CLASSES: tuple[str, ...] = (
@@ -94,21 +89,15 @@ class ResizedEvalTransform:
         return normalize(rgb.permute(1, 2, 0).numpy()), torch.from_numpy(mask.astype(np.int64))
 
 
-class LIPSegmentation(SegmentationDataset):
+class LIPSegmentation(ListSegmentation):
     """The samples of an official LIP list file (labels 0..19 as stored, 255 ignored)."""
 
     classes = LIP_CLASSES
     palette = make_palette(len(LIP_CLASSES))
     layout = LIP_LAYOUT
 
-    def __init__(
-        self, root: str | Path, list_file: str, transform: SegTransform | None = None, key: str = ""
-    ) -> None:
-        root = require_dir(Path(root), LIP_LAYOUT, key="data.root")
-        super().__init__(read_list(root, list_file, key, LIP_LAYOUT), transform)
 
-
-class LIPDataModule(PublishedDataModule):
+class LIPDataModule(ListDataModule):
     """LIP, 20 classes; its test labels are withheld, so `test` scores val. Give the task the swap for
     the flip test: `model.flip_pairs: [[14, 15], [16, 17], [18, 19]]` (configs/lip_w48.yaml does).
 
@@ -134,9 +123,8 @@ class LIPDataModule(PublishedDataModule):
         super().__init__(root=root, crop_size=crop_size, scale_range=scale_range, **kwargs)
         self.lists = {"train": train_list, "val": val_list}
 
-    def build_dataset(self, split: str) -> Dataset:
-        split = "val" if split == "test" else split
-        transform: SegTransform = ResizedEvalTransform(self.crop_size)
-        if split == "train":
-            transform = LIPTrainTransform(self.crop_size, self.scale_range, self.ignore_index)
-        return LIPSegmentation(self.root, self.lists[split], transform, f"data.{split}_list")
+    def train_transform(self) -> SegTransform:
+        return LIPTrainTransform(self.crop_size, self.scale_range, self.ignore_index)
+
+    def eval_transform(self) -> SegTransform:
+        return ResizedEvalTransform(self.crop_size)

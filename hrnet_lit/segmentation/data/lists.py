@@ -4,8 +4,15 @@ the dataset root (HRNet-Semantic-Segmentation's `list/lip/*.txt`, PASCAL-Context
 from __future__ import annotations
 
 from pathlib import Path
+from typing import ClassVar
 
+from torch.utils.data import Dataset
+
+from hrnet_lit.common.files import require_dir
 from hrnet_lit.errors import InputError, MissingInputError
+from hrnet_lit.segmentation.data.datamodules import PublishedDataModule
+from hrnet_lit.segmentation.data.dataset import SegmentationDataset
+from hrnet_lit.segmentation.data.transforms import SegTransform
 
 
 def read_list(root: Path, list_file: str, key: str, layout: str) -> list[tuple[Path, Path]]:
@@ -29,3 +36,26 @@ def read_list(root: Path, list_file: str, key: str, layout: str) -> list[tuple[P
     if not pairs:
         raise InputError(f"{key}: {path} lists no sample")
     return pairs
+
+
+class ListSegmentation(SegmentationDataset):
+    """The samples of an official list file under `root`; a subclass sets its classes and `layout`."""
+
+    layout: ClassVar[str]
+
+    def __init__(
+        self, root: str | Path, list_file: str, transform: SegTransform | None = None, key: str = ""
+    ) -> None:
+        root = require_dir(Path(root), self.layout, key="data.root")
+        super().__init__(read_list(root, list_file, key, self.layout), transform)
+
+
+class ListDataModule(PublishedDataModule):
+    """A published dataset read through its official list files (`lists`: split -> list file, relative
+    to `root`, named by `data.<split>_list`); `test` scores val."""
+
+    source: ClassVar[type[ListSegmentation]]  # type: ignore[assignment]
+    lists: dict[str, str]
+
+    def make_dataset(self, split: str, transform: SegTransform) -> Dataset:
+        return self.source(self.root, self.lists[split], transform, f"data.{split}_list")

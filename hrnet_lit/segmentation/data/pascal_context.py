@@ -6,22 +6,17 @@ size) and scores the logits upsampled to the label's own size."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 from torch import Tensor
-from torch.utils.data import Dataset
 
-from hrnet_lit.common.files import require_dir
 from hrnet_lit.common.normalize import normalize
 from hrnet_lit.common.palette import make_palette
-from hrnet_lit.segmentation.data.datamodules import PublishedDataModule
-from hrnet_lit.segmentation.data.dataset import SegmentationDataset
 from hrnet_lit.segmentation.data.lip import resize_pair
-from hrnet_lit.segmentation.data.lists import read_list
-from hrnet_lit.segmentation.data.transforms import SegTrainTransform, SegTransform
+from hrnet_lit.segmentation.data.lists import ListDataModule, ListSegmentation
+from hrnet_lit.segmentation.data.transforms import SegTransform
 
 PASCAL_CONTEXT_CLASSES: tuple[str, ...] = (
     "aeroplane", "bag", "bed", "bedclothes", "bench", "bicycle", "bird", "boat", "book", "bottle",
@@ -52,7 +47,7 @@ class ShortSideEvalTransform:
         return normalize(rgb.permute(1, 2, 0).numpy()), torch.from_numpy(mask.astype(np.int64))
 
 
-class PascalContextSegmentation(SegmentationDataset):
+class PascalContextSegmentation(ListSegmentation):
     """The samples of an official PASCAL-Context list file, labels reduced to the 59 classes."""
 
     classes = PASCAL_CONTEXT_CLASSES
@@ -60,14 +55,8 @@ class PascalContextSegmentation(SegmentationDataset):
     label_lut = _STORED_TO_TRAIN_ID
     layout = PASCAL_CONTEXT_LAYOUT
 
-    def __init__(
-        self, root: str | Path, list_file: str, transform: SegTransform | None = None, key: str = ""
-    ) -> None:
-        root = require_dir(Path(root), PASCAL_CONTEXT_LAYOUT, key="data.root")
-        super().__init__(read_list(root, list_file, key, PASCAL_CONTEXT_LAYOUT), transform)
 
-
-class PascalContextDataModule(PublishedDataModule):
+class PascalContextDataModule(ListDataModule):
     """PASCAL-Context, 59 classes (background ignored); `test` scores val.
 
     Args:
@@ -92,9 +81,5 @@ class PascalContextDataModule(PublishedDataModule):
         self.lists = {"train": train_list, "val": val_list}
         self.base_size = base_size
 
-    def build_dataset(self, split: str) -> Dataset:
-        split = "val" if split == "test" else split
-        transform: SegTransform = ShortSideEvalTransform(self.base_size)
-        if split == "train":
-            transform = SegTrainTransform(self.crop_size, self.scale_range, self.ignore_index)
-        return PascalContextSegmentation(self.root, self.lists[split], transform, f"data.{split}_list")
+    def eval_transform(self) -> SegTransform:
+        return ShortSideEvalTransform(self.base_size)
