@@ -11,12 +11,15 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from PIL import Image
 from pycocotools.coco import COCO
 
+from hrnet_lit.common.files import read_rgb
 from hrnet_lit.common.json_fields import Fields, read_json_file, records, unique
 from hrnet_lit.errors import InputError, MissingInputError
 from hrnet_lit.pose.affine import box_to_center_scale
@@ -158,3 +161,12 @@ def gt_persons(
     if skipped:
         log.info("%s: skipped %d persons with no labelled joint", source, skipped)
     return persons
+
+
+def image_loader(folder: Path, coco: COCO) -> Callable[[int], Image.Image]:
+    """Image id -> the RGB image of `coco`'s record under `folder` (the one reader of every task)."""
+
+    def load(image_id: int) -> Image.Image:
+        return read_rgb(folder / coco.imgs[image_id]["file_name"])
+
+    return load

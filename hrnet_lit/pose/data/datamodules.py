@@ -12,10 +12,10 @@ from pycocotools.coco import COCO
 from torch.utils.data import DataLoader
 
 from hrnet_lit.common.datamodule import check_synthetic
-from hrnet_lit.common.files import read_rgb, require_dir
+from hrnet_lit.common.files import require_dir
 from hrnet_lit.pose.codec import HeatmapCodec, data_codec
 from hrnet_lit.pose.contract import PoseArgs
-from hrnet_lit.pose.data.coco import coco_from_dict, gt_persons, keypoint_category, read_coco
+from hrnet_lit.pose.data.coco import coco_from_dict, gt_persons, image_loader, keypoint_category, read_coco
 from hrnet_lit.pose.data.dataset import PosePredictFolder, TopDownDataset
 from hrnet_lit.pose.data.heatmap_datamodule import HeatmapDataModule
 from hrnet_lit.pose.data.keypoints import COCO_SPEC, KeypointSpec, spec_from_category
@@ -283,9 +283,4 @@ class COCOKeypointsDataModule(PoseDataModule):
         return f"data.{split}_annotations: {self.root / self.annotations[split]}"
 
     def image_loader(self, split: str) -> Callable[[int], Image.Image]:
-        coco, folder = self.ground_truth(split), self.image_dir(split)
-
-        def load(image_id: int) -> Image.Image:
-            return read_rgb(folder / coco.imgs[image_id]["file_name"])
-
-        return load
+        return image_loader(self.image_dir(split), self.ground_truth(split))

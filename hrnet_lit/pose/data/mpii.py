@@ -20,10 +20,10 @@ import torch
 from PIL import Image
 from pycocotools.coco import COCO
 
-from hrnet_lit.common.files import open_image, require_dir
+from hrnet_lit.common.files import require_dir
 from hrnet_lit.errors import InputError, MissingInputError
 from hrnet_lit.pose.affine import PIXEL_STD
-from hrnet_lit.pose.data.coco import coco_from_dict
+from hrnet_lit.pose.data.coco import coco_from_dict, image_loader
 from hrnet_lit.pose.data.datamodules import PoseDataModule
 from hrnet_lit.pose.data.dataset import TopDownDataset
 from hrnet_lit.pose.data.keypoints import KeypointSpec
@@ -178,14 +178,6 @@ def mpii_split(
     return persons, coco_from_dict(coco), sizes
 
 
-def mpii_image_loader(folder: Path, coco: COCO) -> Callable[[int], Image.Image]:
-    def load(image_id: int) -> Image.Image:
-        with open_image(folder / coco.imgs[image_id]["file_name"]) as image:
-            return image.convert("RGB")
-
-    return load
-
-
 class MPIIDataModule(PoseDataModule):
     """MPII Human Pose (16 joints) in the official layout; `val/PCKh` with the official ground truth's
     head boxes. MPII's test labels are withheld, so `test` scores the validation split.
@@ -238,7 +230,7 @@ class MPIIDataModule(PoseDataModule):
         return self.root / self.images
 
     def image_loader(self, split: str) -> Callable[[int], Image.Image]:
-        return mpii_image_loader(self.image_dir(split), self.ground_truth(split))
+        return image_loader(self.image_dir(split), self.ground_truth(split))
 
     def build_dataset(self, split: str) -> MPIIDataset:
         persons, _, sizes = self._split(split)
