@@ -18,7 +18,6 @@ from hrnet_lit.common.loaders import loader_options
 from hrnet_lit.common.normalize import image_tensor
 from hrnet_lit.detection.contract import DetectionArgs
 from hrnet_lit.detection.data.coco import (
-    COCO_CATEGORIES,
     COCO_LAYOUT,
     BadBoxes,
     CocoDetection,
@@ -26,6 +25,7 @@ from hrnet_lit.detection.data.coco import (
     read_images,
     read_json,
 )
+from hrnet_lit.detection.data.coco_categories import COCO_CATEGORIES
 from hrnet_lit.detection.data.dataset import DetectionDataset
 from hrnet_lit.detection.data.synthetic import SHAPE_CLASSES, SyntheticBoxes
 from hrnet_lit.detection.data.transforms import DetectionTransform, collate_detection
