@@ -162,6 +162,9 @@ class HRNetFasterRCNN(FasterRCNN):
     most, and returns no detections. ONNX covers the dense part only (`onnx_part`).
     """
 
+    onnx_name = "Faster R-CNN"  # the ONNX note's name of the detector, and what stays in PyTorch
+    onnx_left_out = "the RPN, NMS and the RoI heads"
+
     def __init__(self, pyramid: HRNetPyramid, num_classes: int, detector: DetectorConfig) -> None:
         checks.positive_int("num_classes", num_classes)
         detector.check()
@@ -255,10 +258,10 @@ class HRNetFasterRCNN(FasterRCNN):
     def onnx_part(self) -> tuple[nn.Module, str]:
         """The part of the detector that ONNX export covers, and a sentence saying so."""
         note = (
-            "ONNX export of a Faster R-CNN covers its dense part: a 0-1 image, normalised with the "
+            f"ONNX export of a {self.onnx_name} covers its dense part: a 0-1 image, normalised with the "
             "ImageNet statistics, through the HRNet and its pyramid to the "
             f"{self.backbone.num_levels} feature map(s) ('output0' finest, stride 4). Resizing, "
-            f"padding to a multiple of {self.size_divisible}, the RPN, NMS and the RoI heads stay in PyTorch."
+            f"padding to a multiple of {self.size_divisible}, {self.onnx_left_out} stay in PyTorch."
         )
         return DensePart(self), note
 

@@ -26,7 +26,7 @@ Target = dict[str, torch.Tensor]
 MapBackend = Literal["faster_coco_eval", "pycocotools"]
 RESULTS_FILE = "detections.json"
 # torchmetrics' names -> ours; the COCO figures (AP over IoU 0.5:0.95, at 0.5, at 0.75, by size).
-_MAP_KEYS = {
+MAP_KEYS = {
     "map": "mAP",
     "map_50": "mAP50",
     "map_75": "mAP75",
@@ -68,10 +68,14 @@ class DetectionTask(HRNetTask):
     metrics = (
         *TRAIN_METRICS,
         "train/loss_*",
-        *(f"val/{name}" for name in _MAP_KEYS.values()),
+        *(f"val/{name}" for name in MAP_KEYS.values()),
         "val/AP/*",
     )
     default_data = "hrnet_lit.detection.data.SyntheticDetectionDataModule"
+    iou_type: str | tuple[str, ...] = "bbox"  # what `MeanAveragePrecision` scores
+    # (torchmetrics' key prefix, ours) per iou type; torchmetrics prefixes none where there is one type.
+    map_prefixes: tuple[tuple[str, str], ...] = (("", ""),)
+    train_keys = ("boxes", "labels")  # what the detector's training forward takes of a target
 
     build_network = staticmethod(network.build_network)
 
@@ -108,7 +112,12 @@ class DetectionTask(HRNetTask):
                 f"model.warmup_ratio={warmup_ratio} in (0, 1]"
             )
         self.warmup = (warmup_steps, warmup_ratio)
-        metric = {"box_format": "xyxy", "iou_type": "bbox", "class_metrics": True, "backend": map_backend}
+        metric = {
+            "box_format": "xyxy",
+            "iou_type": self.iou_type,
+            "class_metrics": True,
+            "backend": map_backend,
+        }
         self.val_map = MeanAveragePrecision(**metric)
         self.test_map = MeanAveragePrecision(**metric)
         self._results: list[dict[str, Any]] = []
@@ -131,8 +140,9 @@ class DetectionTask(HRNetTask):
         return self.net(images)
 
     def training_step(self, batch: tuple[list[torch.Tensor], list[Target]], batch_idx: int) -> Any:
+        """The detector's losses (on the `train_keys` of each target), logged one by one and summed."""
         images, targets = batch
-        losses = self.net(images, [{"boxes": t["boxes"], "labels": t["labels"]} for t in targets])
+        losses = self.net(images, [{k: t[k] for k in self.train_keys} for t in targets])
         size = len(images)
         for name, value in losses.items():
             self.log(f"train/{name}", value, batch_size=size)
@@ -158,13 +168,17 @@ class DetectionTask(HRNetTask):
         metric.update(self(images), [{k: t[k] for k in keys} for t in targets])
 
     def _log_map(self, metric: MeanAveragePrecision, stage: str) -> None:
+        """The figures of each iou type; the monitored type's mAP and mAP50 on the progress bar."""
         values = metric.compute()
-        for theirs, ours in _MAP_KEYS.items():
-            self.log(f"{stage}/{ours}", values[theirs].float(), prog_bar=ours in ("mAP", "mAP50"))
-        per_class = values["map_per_class"].reshape(-1).tolist()
-        # Classes without ground truth get no entry: torchmetrics lists the classes it saw.
-        for label, ap in zip(values["classes"].reshape(-1).tolist(), per_class, strict=True):
-            self.log(f"{stage}/AP/{self.class_names[int(label) - 1]}", float(ap))
+        for kind, prefix in self.map_prefixes:
+            monitored = f"val/{prefix}mAP" == self.monitor
+            for theirs, ours in MAP_KEYS.items():
+                shown = monitored and ours in ("mAP", "mAP50")
+                self.log(f"{stage}/{prefix}{ours}", values[kind + theirs].float(), prog_bar=shown)
+            per_class = values[f"{kind}map_per_class"].reshape(-1).tolist()
+            # Classes without ground truth get no entry: torchmetrics lists the classes it saw.
+            for label, ap in zip(values["classes"].reshape(-1).tolist(), per_class, strict=True):
+                self.log(f"{stage}/{prefix}AP/{self.class_names[int(label) - 1]}", float(ap))
         metric.reset()
 
     def predict_step(
@@ -227,19 +241,23 @@ class DetectionTask(HRNetTask):
         )
         return drawn.permute(1, 2, 0).numpy()
 
+    def draw_objects(self, image: torch.Tensor, objects: Target) -> np.ndarray:
+        """`draw` of a target's or a detection's objects (with their scores, where they have some)."""
+        return self.draw(image, objects["boxes"], objects["labels"], objects.get("scores"))
+
     def validation_panels(
         self, batch: tuple[list[torch.Tensor], list[Target]], count: int
     ) -> list[np.ndarray]:
-        """The image, its ground-truth boxes and the detections `predict` would draw (those scoring
-        at least `draw_score_thresh`)."""
+        """The image, its ground truth and the detections `predict` would draw (those scoring at
+        least `draw_score_thresh`), each by `draw_objects`."""
         images, targets = batch[0][:count], batch[1][:count]
         panels = []
         for image, target, found in zip(images, targets, self(images), strict=True):
             shown = found["scores"] >= self.draw_score_thresh
             drawn = [
                 self.draw(image, torch.zeros(0, 4), torch.zeros(0, dtype=torch.int64)),
-                self.draw(image, target["boxes"], target["labels"]),
-                self.draw(image, *(found[k][shown] for k in ("boxes", "labels", "scores"))),
+                self.draw_objects(image, target),
+                self.draw_objects(image, {k: v[shown] for k, v in found.items()}),
             ]
             panels.append(np.concatenate(drawn, axis=1))
         return panels

@@ -11,11 +11,10 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 
 import torch
-from torch import nn
 from torchvision.models.detection.mask_rcnn import MaskRCNNHeads, MaskRCNNPredictor
 from torchvision.ops import MultiScaleRoIAlign
 
-from hrnet_lit.detection.detector import DensePart, DetectorConfig, HRNetFasterRCNN, HRNetPyramid
+from hrnet_lit.detection.detector import DetectorConfig, HRNetFasterRCNN, HRNetPyramid
 from hrnet_lit.models import checks
 
 
@@ -52,6 +51,9 @@ class HRNetMaskRCNN(HRNetFasterRCNN):
     most; ONNX covers the dense part only, as for the detector.
     """
 
+    onnx_name = "Mask R-CNN"
+    onnx_left_out = "the RPN, NMS, the RoI box and mask heads and the pasting of masks"
+
     def __init__(self, pyramid: HRNetPyramid, num_classes: int, detector: MaskRCNNConfig) -> None:
         for name in MASK_FIELDS:
             checks.positive_int(f"detector.{name}", getattr(detector, name))
@@ -72,14 +74,3 @@ class HRNetMaskRCNN(HRNetFasterRCNN):
         for _ in range(heads.detections_per_img * len(images)):
             heads.mask_predictor(heads.mask_head(roi))
         return found
-
-    def onnx_part(self) -> tuple[nn.Module, str]:
-        """The part of the detector that ONNX export covers, and a sentence saying so."""
-        note = (
-            "ONNX export of a Mask R-CNN covers its dense part: a 0-1 image, normalised with the "
-            "ImageNet statistics, through the HRNet and its pyramid to the "
-            f"{self.backbone.num_levels} feature map(s) ('output0' finest, stride 4). Resizing, "
-            f"padding to a multiple of {self.transform.size_divisible}, the RPN, NMS, the RoI box "
-            "and mask heads and the pasting of masks stay in PyTorch."
-        )
-        return DensePart(self), note

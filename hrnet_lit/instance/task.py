@@ -15,7 +15,7 @@ from hrnet_lit.common.atomic import atomic_path, save_atomically
 from hrnet_lit.common.palette import make_palette
 from hrnet_lit.common.task import TRAIN_METRICS
 from hrnet_lit.detection.detector import DetHead
-from hrnet_lit.detection.task import DetectionTask, MapBackend, Target
+from hrnet_lit.detection.task import MAP_KEYS, DetectionTask, MapBackend, Target
 from hrnet_lit.errors import InputError
 from hrnet_lit.instance import network
 from hrnet_lit.instance.contract import INSTANCE_CONTRACT
@@ -24,17 +24,8 @@ from hrnet_lit.instance.writer import ImageIds, overlay_masks, results
 from hrnet_lit.models.config import BackboneConfig
 
 RESULTS_FILE = "segmentations.json"
-# torchmetrics' names (after its `bbox_` / `segm_` prefix) -> ours.
-_MAP_KEYS = {
-    "map": "mAP",
-    "map_50": "mAP50",
-    "map_75": "mAP75",
-    "map_small": "mAP_small",
-    "map_medium": "mAP_medium",
-    "map_large": "mAP_large",
-    "mar_100": "mAR100",
-}
-_PREFIX = {"bbox": "", "segm": "mask_"}  # box figures keep the detection task's names
+# (torchmetrics' key prefix, ours) per iou type: the box figures keep the detection task's names.
+_PREFIX = (("bbox_", ""), ("segm_", "mask_"))
 
 
 class InstanceTask(DetectionTask):
@@ -61,11 +52,14 @@ class InstanceTask(DetectionTask):
     metrics = (
         *TRAIN_METRICS,
         "train/loss_*",
-        *(f"val/{prefix}{name}" for prefix in _PREFIX.values() for name in _MAP_KEYS.values()),
+        *(f"val/{prefix}{name}" for _, prefix in _PREFIX for name in MAP_KEYS.values()),
         "val/AP/*",
         "val/mask_AP/*",
     )
     default_data = "hrnet_lit.instance.data.SyntheticInstanceDataModule"
+    iou_type = ("bbox", "segm")
+    map_prefixes = _PREFIX
+    train_keys = ("boxes", "labels", "masks")
 
     build_network = staticmethod(network.build_network)
 
@@ -95,9 +89,6 @@ class InstanceTask(DetectionTask):
         if not 0.0 < mask_thresh < 1.0:
             raise InputError(f"model.mask_thresh={mask_thresh!r} must be in (0, 1)")
         self.mask_thresh = mask_thresh
-        metric = {"iou_type": ("bbox", "segm"), "class_metrics": True, "backend": map_backend}
-        self.val_map = MeanAveragePrecision(**metric)
-        self.test_map = MeanAveragePrecision(**metric)
         self._ids = ImageIds()
 
     def forward(self, images: list[torch.Tensor]) -> list[Target]:
@@ -108,35 +99,11 @@ class InstanceTask(DetectionTask):
             one["masks"] = one["masks"][:, 0] >= self.mask_thresh
         return found
 
-    def training_step(self, batch: tuple[list[torch.Tensor], list[Target]], batch_idx: int) -> Any:
-        """The detector's losses (the detection task's four and `loss_mask`), logged and summed."""
-        images, targets = batch
-        keys = ("boxes", "labels", "masks")
-        losses = self.net(images, [{k: t[k] for k in keys} for t in targets])
-        size = len(images)
-        for name, value in losses.items():
-            self.log(f"train/{name}", value, batch_size=size)
-        loss = torch.stack(list(losses.values())).sum()
-        self.log("train/loss", loss, prog_bar=True, batch_size=size)
-        return self.finite_loss(loss)
-
     def _evaluate(self, batch: tuple[list[torch.Tensor], list[Target]], metric: MeanAveragePrecision) -> None:
         images, targets = batch
         keys = ("boxes", "labels", "masks", "iscrowd", "area")
         truth = [{k: t[k].bool() if k == "masks" else t[k] for k in keys} for t in targets]
         metric.update(self(images), truth)
-
-    def _log_map(self, metric: MeanAveragePrecision, stage: str) -> None:
-        values = metric.compute()
-        for kind, prefix in _PREFIX.items():
-            for theirs, ours in _MAP_KEYS.items():
-                shown = ours in ("mAP", "mAP50") and kind == "segm"
-                self.log(f"{stage}/{prefix}{ours}", values[f"{kind}_{theirs}"].float(), prog_bar=shown)
-            per_class = values[f"{kind}_map_per_class"].reshape(-1).tolist()
-            # Classes without ground truth get no entry: torchmetrics lists the classes it saw.
-            for label, ap in zip(values["classes"].reshape(-1).tolist(), per_class, strict=True):
-                self.log(f"{stage}/{prefix}AP/{self.class_names[int(label) - 1]}", float(ap))
-        metric.reset()
 
     def on_predict_start(self) -> None:
         self._results, self._ids = [], ImageIds()
@@ -151,9 +118,7 @@ class InstanceTask(DetectionTask):
             name = Path(path).name
             self._results += results(found, found["masks"], self._ids(name), name, self.category_ids)
             shown = found["scores"].cpu() >= self.draw_score_thresh
-            picture = self.draw_instances(
-                image, *(found[k].cpu()[shown] for k in ("masks", "boxes", "labels", "scores"))
-            )
+            picture = self.draw_objects(image, {k: v.cpu()[shown] for k, v in found.items()})
             save_atomically(Image.fromarray(picture), folder / f"{Path(path).stem}.png", "PNG")
 
     def draw_instances(
@@ -170,23 +135,10 @@ class InstanceTask(DetectionTask):
         colours = [palette[k - 1] for k in labels.tolist()]
         return self.draw(overlay_masks(image, masks, colours), boxes, labels, scores)
 
-    def validation_panels(
-        self, batch: tuple[list[torch.Tensor], list[Target]], count: int
-    ) -> list[np.ndarray]:
-        """The image, its ground-truth masks and boxes, and the detections `predict` would draw."""
-        images, targets = batch[0][:count], batch[1][:count]
-        panels = []
-        for image, target, found in zip(images, targets, self(images), strict=True):
-            shown = found["scores"] >= self.draw_score_thresh
-            drawn = [
-                self.draw(image, torch.zeros(0, 4), torch.zeros(0, dtype=torch.int64)),
-                self.draw_instances(image, target["masks"], target["boxes"], target["labels"]),
-                self.draw_instances(
-                    image, *(found[k][shown] for k in ("masks", "boxes", "labels", "scores"))
-                ),
-            ]
-            panels.append(np.concatenate(drawn, axis=1))
-        return panels
+    def draw_objects(self, image: torch.Tensor, objects: Target) -> np.ndarray:
+        """`draw_instances` of a target's or a detection's objects (with scores, where they have some)."""
+        keys = ("masks", "boxes", "labels")
+        return self.draw_instances(image, *(objects[k] for k in keys), objects.get("scores"))
 
     def finish_predictions(self, folder: Path) -> None:
         """`segmentations.json`: COCO's results format for `segm` (and `bbox`) evaluation, plus each

@@ -11,6 +11,7 @@ reported with its file and annotation id, then dropped (`bad_boxes="drop"`) or r
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -24,91 +25,7 @@ from hrnet_lit.detection.data.transforms import DetectionTransform, RawSample
 from hrnet_lit.errors import InputError, MissingInputError
 
 BadBoxes = Literal["drop", "error"]
-_SHOWN = 10  # bad boxes listed in a report; the rest are counted
-
-# COCO 2017's detection categories (id: name), as instances_{train,val}2017.json list them.
-COCO_CATEGORIES: dict[int, str] = {
-    1: "person",
-    2: "bicycle",
-    3: "car",
-    4: "motorcycle",
-    5: "airplane",
-    6: "bus",
-    7: "train",
-    8: "truck",
-    9: "boat",
-    10: "traffic light",
-    11: "fire hydrant",
-    13: "stop sign",
-    14: "parking meter",
-    15: "bench",
-    16: "bird",
-    17: "cat",
-    18: "dog",
-    19: "horse",
-    20: "sheep",
-    21: "cow",
-    22: "elephant",
-    23: "bear",
-    24: "zebra",
-    25: "giraffe",
-    27: "backpack",
-    28: "umbrella",
-    31: "handbag",
-    32: "tie",
-    33: "suitcase",
-    34: "frisbee",
-    35: "skis",
-    36: "snowboard",
-    37: "sports ball",
-    38: "kite",
-    39: "baseball bat",
-    40: "baseball glove",
-    41: "skateboard",
-    42: "surfboard",
-    43: "tennis racket",
-    44: "bottle",
-    46: "wine glass",
-    47: "cup",
-    48: "fork",
-    49: "knife",
-    50: "spoon",
-    51: "bowl",
-    52: "banana",
-    53: "apple",
-    54: "sandwich",
-    55: "orange",
-    56: "broccoli",
-    57: "carrot",
-    58: "hot dog",
-    59: "pizza",
-    60: "donut",
-    61: "cake",
-    62: "chair",
-    63: "couch",
-    64: "potted plant",
-    65: "bed",
-    67: "dining table",
-    70: "toilet",
-    72: "tv",
-    73: "laptop",
-    74: "mouse",
-    75: "remote",
-    76: "keyboard",
-    77: "cell phone",
-    78: "microwave",
-    79: "oven",
-    80: "toaster",
-    81: "sink",
-    82: "refrigerator",
-    84: "book",
-    85: "clock",
-    86: "vase",
-    87: "scissors",
-    88: "teddy bear",
-    89: "hair drier",
-    90: "toothbrush",
-}
+_SHOWN = 10  # bad boxes (or annotations) listed in a report; the rest are counted
 
 COCO_LAYOUT = """\
 <root>/
@@ -155,25 +72,49 @@ def read_images(data: dict[str, Any], path: Path) -> list[tuple[int, str, int, i
     return images
 
 
-class CocoDetection(DetectionDataset):
-    """Images under `image_dir` with the boxes of the COCO-format json `annotation_file`.
+@dataclass(frozen=True)
+class Annotation:
+    """One annotation as the json gives it, checked: its box clipped to the image (xyxy), and what a
+    subclass's `check_more` keeps of it (`extra`: the instance task's segmentation)."""
 
-    Every field is checked when the json is read, and every image file is checked to exist, so a wrong
-    json or a missing image stops the run at setup, not at the batch that needs it. Images without
-    annotations stay (they train as negatives), but a json with no box at all is refused: it would
-    train on negatives only, or leave mAP undefined. Args: `bad_boxes` as the module says;
-    `transform`, `keep_crowd`: see `DetectionDataset`.
+    ann_id: int
+    box: tuple[float, float, float, float]
+    label: int
+    iscrowd: int
+    area: float
+    extra: Any = None
+
+
+def object_arrays(anns: list[Annotation]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The boxes (N, 4), labels, crowd flags and areas (N) of `anns`, as a sample holds them."""
+    return (
+        np.asarray([a.box for a in anns], dtype=np.float32).reshape(-1, 4),
+        np.asarray([a.label for a in anns], dtype=np.int64),
+        np.asarray([a.iscrowd for a in anns], dtype=np.int64),
+        np.asarray([a.area for a in anns], dtype=np.float32),
+    )
+
+
+class CocoRecords:
+    """What the COCO-format datasets share: the json read and every annotation checked (`read_coco`),
+    bad ones reported, every image file checked at setup, and an image read against its record.
+
+    Subclasses name what a report counts (`bad_items`: counted, plural), what the missing annotations
+    leave unscored (`scored`) and what a wrong image size breaks (`drawn`); `check_more` adds their own
+    checks of an annotation.
     """
 
-    def __init__(
-        self,
-        image_dir: str | Path,
-        annotation_file: str | Path,
-        bad_boxes: BadBoxes = "error",
-        transform: DetectionTransform | None = None,
-        keep_crowd: bool = True,
-    ) -> None:
-        super().__init__(transform, keep_crowd)
+    bad_items = ("box(es)", "boxes")
+    scored = "mAP"
+    drawn = "the boxes"
+    image_dir: Path
+    annotation_file: Path
+    images: list[tuple[int, str, int, int]]
+    annotations: dict[int, list[Annotation]]
+
+    def read_coco(self, image_dir: str | Path, annotation_file: str | Path, bad_boxes: BadBoxes) -> None:
+        """Reads and checks the json: sets `category_ids`, `classes`, `images` and `annotations` (per
+        image id, the bad ones reported, then dropped or refused), and checks every image file."""
         if bad_boxes not in ("drop", "error"):
             raise InputError(f"data.bad_boxes={bad_boxes!r}: choose drop or error")
         self.image_dir = require_dir(Path(image_dir), COCO_LAYOUT)
@@ -183,7 +124,7 @@ class CocoDetection(DetectionDataset):
         label_of = {c: k + 1 for k, c in enumerate(self.category_ids)}
         self.images = read_images(data, self.annotation_file)
         sizes = {i: (name, w, h) for i, name, w, h in self.images}
-        self.annotations: dict[int, list[tuple[list[float], int, int, float]]] = defaultdict(list)
+        self.annotations = defaultdict(list)
         bad: list[str] = []
         for k, ann in enumerate(data["annotations"]):
             ann_id = Fields(ann, f"{self.annotation_file}: annotations[{k}]").integer("id")
@@ -203,24 +144,32 @@ class CocoDetection(DetectionDataset):
                 raise fields.wrong("iscrowd", crowd, "0 or 1")
             area = fields.number("area", 0.0, default=None)
             name, width, height = sizes[image_id]
-            box = [max(x, 0.0), max(y, 0.0), min(x + w, width), min(y + h, height)]
+            extra, problem = self.check_more(ann, f"{fields.where} ({name})", height, width)
+            box = (max(x, 0.0), max(y, 0.0), min(x + w, width), min(y + h, height))
             if w <= 0 or h <= 0:
-                bad.append(f"{name} (annotation id {ann_id}): box {ann['bbox']} has zero area")
+                problem = f"box {ann['bbox']} has zero area"
             elif box[2] <= box[0] or box[3] <= box[1]:
-                where = f"{name} (annotation id {ann_id}): box {ann['bbox']}"
-                bad.append(f"{where} lies outside the {width}x{height} image")
-            else:
-                self.annotations[image_id].append((box, label_of[category], crowd, area or w * h))
+                problem = f"box {ann['bbox']} lies outside the {width}x{height} image"
+            if problem:
+                bad.append(f"{name} (annotation id {ann_id}): {problem}")
+                continue
+            annotation = Annotation(ann_id, box, label_of[category], crowd, area or w * h, extra)
+            self.annotations[image_id].append(annotation)
         unique([ann["id"] for ann in data["annotations"]], str(self.annotation_file), "annotation")
         if bad:
             self._report(bad, bad_boxes)
         if not self.annotations:
-            left = " left once the bad boxes are dropped" if bad else ""
+            left = f" left once the bad {self.bad_items[1]} are dropped" if bad else ""
             raise InputError(
                 f"{self.annotation_file}: no annotation{left} on its {len(self.images)} images: training "
-                "would see negatives only, and mAP has nothing to score"
+                f"would see negatives only, and {self.scored} has nothing to score"
             )
         self._check_files()
+
+    def check_more(self, ann: dict[str, Any], where: str, height: int, width: int) -> tuple[Any, str | None]:
+        """(what to keep of `ann` as `Annotation.extra`, a problem that makes it bad or None); `where`
+        names the annotation and its image file. Checked before the box, whose problem comes first."""
+        return None, None
 
     def _check_files(self) -> None:
         for image_id, name, _, _ in self.images:
@@ -232,15 +181,14 @@ class CocoDetection(DetectionDataset):
     def _report(self, bad: list[str], bad_boxes: BadBoxes) -> None:
         more = f"\n  ... and {len(bad) - _SHOWN} more" if len(bad) > _SHOWN else ""
         listing = "\n  ".join(bad[:_SHOWN]) + more
-        head = f"{self.annotation_file}: {len(bad)} bad box(es) (images under {self.image_dir})"
+        head = f"{self.annotation_file}: {len(bad)} bad {self.bad_items[0]} (images under {self.image_dir})"
         if bad_boxes == "error":
             raise InputError(f"{head}:\n  {listing}\nfix them, or set data.bad_boxes=drop to leave them out")
         rank_zero_warn(f"{head}, dropped:\n  {listing}")
 
-    def __len__(self) -> int:
-        return len(self.images)
-
-    def raw(self, index: int) -> RawSample:
+    def read_image(self, index: int) -> tuple[np.ndarray, list[Annotation]]:
+        """Image `index` as uint8 RGB (H, W, 3), checked against its record's size, and its kept
+        annotations."""
         image_id, name, width, height = self.images[index]
         path = self.image_dir / name
         if not path.is_file():
@@ -249,14 +197,35 @@ class CocoDetection(DetectionDataset):
         if image.shape[:2] != (height, width):
             raise InputError(
                 f"image {path} is {image.shape[1]}x{image.shape[0]}, but {self.annotation_file} says "
-                f"{width}x{height} (image id {image_id}): the boxes would not fit it"
+                f"{width}x{height} (image id {image_id}): {self.drawn} would not fit it"
             )
-        anns = self.annotations.get(image_id, [])
-        return RawSample(
-            image,
-            np.asarray([a[0] for a in anns], dtype=np.float32).reshape(-1, 4),
-            np.asarray([a[1] for a in anns], dtype=np.int64),
-            np.asarray([a[2] for a in anns], dtype=np.int64),
-            np.asarray([a[3] for a in anns], dtype=np.float32),
-            image_id,
-        )
+        return image, self.annotations.get(image_id, [])
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+
+class CocoDetection(CocoRecords, DetectionDataset):
+    """Images under `image_dir` with the boxes of the COCO-format json `annotation_file`.
+
+    Every field is checked when the json is read, and every image file is checked to exist, so a wrong
+    json or a missing image stops the run at setup, not at the batch that needs it. Images without
+    annotations stay (they train as negatives), but a json with no box at all is refused: it would
+    train on negatives only, or leave mAP undefined. Args: `bad_boxes` as the module says;
+    `transform`, `keep_crowd`: see `DetectionDataset`.
+    """
+
+    def __init__(
+        self,
+        image_dir: str | Path,
+        annotation_file: str | Path,
+        bad_boxes: BadBoxes = "error",
+        transform: DetectionTransform | None = None,
+        keep_crowd: bool = True,
+    ) -> None:
+        super().__init__(transform, keep_crowd)
+        self.read_coco(image_dir, annotation_file, bad_boxes)
+
+    def raw(self, index: int) -> RawSample:
+        image, anns = self.read_image(index)
+        return RawSample(image, *object_arrays(anns), self.images[index][0])

@@ -18,7 +18,6 @@ from hrnet_lit.common.loaders import loader_options
 from hrnet_lit.common.normalize import image_tensor
 from hrnet_lit.detection.contract import DetectionArgs
 from hrnet_lit.detection.data.coco import (
-    COCO_CATEGORIES,
     COCO_LAYOUT,
     BadBoxes,
     CocoDetection,
@@ -26,6 +25,7 @@ from hrnet_lit.detection.data.coco import (
     read_images,
     read_json,
 )
+from hrnet_lit.detection.data.coco_categories import COCO_CATEGORIES
 from hrnet_lit.detection.data.dataset import DetectionDataset
 from hrnet_lit.detection.data.synthetic import SHAPE_CLASSES, SyntheticBoxes
 from hrnet_lit.detection.data.transforms import DetectionTransform, collate_detection
@@ -81,6 +81,7 @@ class DetectionDataModule(TaskDataModule):
 
     kind = "detection"  # the task this data is for (`HRNetTask.kind`)
     samples = "images"
+    transform_class: type[DetectionTransform] = DetectionTransform  # built with the flip probability
 
     def __init__(
         self, batch_size: int = 2, num_workers: int = 2, flip: bool = True, predict_dir: str | None = None
@@ -118,7 +119,7 @@ class DetectionDataModule(TaskDataModule):
 
     def build_dataset(self, split: str) -> DetectionDataset:
         train = split == "train"
-        return self.make_dataset(split, DetectionTransform(0.5 if train and self.flip else 0.0), train)
+        return self.make_dataset(split, self.transform_class(0.5 if train and self.flip else 0.0), train)
 
     def _loader_options(self) -> dict[str, Any]:
         return loader_options(self.num_workers, collate_fn=collate_detection)
@@ -142,6 +143,8 @@ class SyntheticDetectionDataModule(DetectionDataModule):
         image_size: (H, W) of every image.
         seed: the data's seed (not the run's).
     """
+
+    dataset_class: type[SyntheticBoxes] = SyntheticBoxes  # what `make_dataset` builds
 
     def __init__(
         self,
@@ -173,7 +176,7 @@ class SyntheticDetectionDataModule(DetectionDataModule):
     def make_dataset(self, split: str, transform: DetectionTransform, train: bool) -> DetectionDataset:
         offset = {"train": 0, "val": 1, "test": 2}[split]
         size = self.num_train if split == "train" else self.num_val
-        return SyntheticBoxes(size, self.image_size, self.seed * 3 + offset, transform)
+        return self.dataset_class(size, self.image_size, self.seed * 3 + offset, transform)
 
 
 class CocoFormatDataModule(DetectionDataModule):
@@ -190,6 +193,8 @@ class CocoFormatDataModule(DetectionDataModule):
         input_size: (H, W) of a typical image, for `summary` (the detector then resizes it; COCO's
             are mostly 480 x 640).
     """
+
+    dataset_class: type[CocoDetection] = CocoDetection  # what `make_dataset` builds
 
     def __init__(
         self,
@@ -243,7 +248,7 @@ class CocoFormatDataModule(DetectionDataModule):
 
     def make_dataset(self, split: str, transform: DetectionTransform, train: bool) -> DetectionDataset:
         images, annotations = self.splits[split]
-        dataset = CocoDetection(images, annotations, self.bad_boxes, transform, keep_crowd=not train)
+        dataset = self.dataset_class(images, annotations, self.bad_boxes, transform, keep_crowd=not train)
         if dataset.category_ids != self.category_ids:
             raise InputError(
                 f"{annotations} lists categories {dataset.category_ids}, but {self.splits['val'][1]} "

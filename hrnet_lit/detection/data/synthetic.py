@@ -115,6 +115,9 @@ class SyntheticBoxes(DetectionDataset):
     def raw(self, index: int) -> RawSample:
         if not 0 <= index < self.num_samples:
             raise IndexError(f"sample index {index} out of range for {self.num_samples} samples")
-        rng = np.random.default_rng((self.seed, index))
+        return self.draw(np.random.default_rng((self.seed, index)), index)
+
+    def draw(self, rng: np.random.Generator, image_id: int) -> RawSample:
+        """One sample drawn from `rng` (subclasses add to what it holds)."""
         image, boxes, labels, areas = render_boxes(rng, *self.image_size)
-        return RawSample(image, boxes, labels, np.zeros_like(labels), areas, index)
+        return RawSample(image, boxes, labels, np.zeros_like(labels), areas, image_id)

@@ -9,23 +9,18 @@ from hrnet_lit.detection.data.datamodules import (
     CocoFormatDataModule,
     SyntheticDetectionDataModule,
 )
-from hrnet_lit.errors import InputError
 from hrnet_lit.instance.data.coco import CocoInstances
-from hrnet_lit.instance.data.dataset import InstanceDataset, InstanceTransform
+from hrnet_lit.instance.data.dataset import InstanceTransform
 from hrnet_lit.instance.data.synthetic import SyntheticInstances
 
 
 class InstanceSplits:
-    """What makes a detection data module an instance one: its `kind`, and datasets built with the
-    instance transform (image, boxes and masks flipped together) by the class's `make_dataset`."""
+    """What makes a detection data module an instance one: its `kind`, and the instance transform
+    (image, boxes and masks flipped together) for the datasets its `make_dataset` builds (of the
+    module's `dataset_class`)."""
 
     kind = "instance"  # the task this data is for (`HRNetTask.kind`)
-    flip: bool
-
-    def build_dataset(self, split: str) -> InstanceDataset:
-        train = split == "train"
-        transform = InstanceTransform(0.5 if train and self.flip else 0.0)
-        return self.make_dataset(split, transform, train)  # type: ignore[attr-defined]
+    transform_class = InstanceTransform
 
 
 class SyntheticInstanceDataModule(InstanceSplits, SyntheticDetectionDataModule):
@@ -33,10 +28,7 @@ class SyntheticInstanceDataModule(InstanceSplits, SyntheticDetectionDataModule):
     k (train 0, val 1, test 2) draws from seed 3 * seed + k, so the splits never share an image.
     Arguments: those of `SyntheticDetectionDataModule`."""
 
-    def make_dataset(self, split: str, transform: InstanceTransform, train: bool) -> InstanceDataset:
-        offset = {"train": 0, "val": 1, "test": 2}[split]
-        size = self.num_train if split == "train" else self.num_val
-        return SyntheticInstances(size, self.image_size, self.seed * 3 + offset, transform)
+    dataset_class = SyntheticInstances
 
 
 class CocoFormatInstanceDataModule(InstanceSplits, CocoFormatDataModule):
@@ -44,15 +36,7 @@ class CocoFormatInstanceDataModule(InstanceSplits, CocoFormatDataModule):
     or RLE). Arguments: those of `CocoFormatDataModule`; `bad_boxes` also covers polygons too short
     to enclose a pixel."""
 
-    def make_dataset(self, split: str, transform: InstanceTransform, train: bool) -> InstanceDataset:
-        images, annotations = self.splits[split]
-        dataset = CocoInstances(images, annotations, self.bad_boxes, transform, keep_crowd=not train)
-        if dataset.category_ids != self.category_ids:
-            raise InputError(
-                f"{annotations} lists categories {dataset.category_ids}, but {self.splits['val'][1]} "
-                f"lists {self.category_ids}: the splits must share one category list"
-            )
-        return dataset
+    dataset_class = CocoInstances
 
 
 class CocoInstanceDataModule(CocoDataModule, CocoFormatInstanceDataModule):

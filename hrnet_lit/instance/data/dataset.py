@@ -14,7 +14,7 @@ from torchvision.transforms import v2
 
 from hrnet_lit.common.normalize import image_tensor
 from hrnet_lit.detection.data.dataset import DetectionDataset
-from hrnet_lit.detection.data.transforms import RawSample, Target
+from hrnet_lit.detection.data.transforms import DetectionTransform, RawSample, Target
 
 
 @dataclass
@@ -31,16 +31,11 @@ class InstanceSample(RawSample):
         return InstanceSample(image=self.image, image_id=self.image_id, **per_object)
 
 
-class InstanceTransform:
+class InstanceTransform(DetectionTransform):
     """InstanceSample -> (0-1 float image (3, H, W), target with `masks` (N, H, W) uint8), flipped
     horizontally with probability `flip_prob` (0 for evaluation)."""
 
-    def __init__(self, flip_prob: float = 0.0) -> None:
-        if not 0.0 <= flip_prob <= 1.0:
-            raise ValueError(f"flip_prob must be in [0, 1], got {flip_prob}")
-        self.flip = v2.RandomHorizontalFlip(flip_prob) if flip_prob > 0 else None
-
-    def __call__(self, sample: InstanceSample) -> tuple[Tensor, Target]:
+    def __call__(self, sample: InstanceSample) -> tuple[Tensor, Target]:  # type: ignore[override]
         image = tv_tensors.Image(image_tensor(sample.image))
         size = tuple(image.shape[-2:])
         boxes = tv_tensors.BoundingBoxes(
