@@ -6,8 +6,6 @@ traceback, and a run that fails before its first step must leave no run folder b
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -15,13 +13,13 @@ import numpy as np
 import pytest
 import torch
 import yaml
+from bad_input import Case, refusal
 from helpers import TINY_SEGMENTATION
 from networks import network
 from PIL import Image
 
 from hrnet_lit.cli import main
 from hrnet_lit.common.atomic import save_atomically
-from hrnet_lit.errors import InputError
 from hrnet_lit.models import HRNet, load_pretrained
 from hrnet_lit.segmentation import SegmentationTask
 from hrnet_lit.segmentation.data import FolderDataModule, FolderSegmentation
@@ -115,16 +113,6 @@ def sweep(tmp: Path, path: Path) -> list[str]:
 
 def tiny_task(**kwargs: Any) -> SegmentationTask:
     return SegmentationTask(TINY_SEGMENTATION, num_classes=3, **kwargs)
-
-
-@dataclass(frozen=True)
-class Case:
-    """`make(tmp)` writes the bad input under tmp and returns a `hrnet-lit` argv (run by `main`) or a
-    thunk that calls the public API; `names` is a regex the message must match."""
-
-    id: str
-    make: Callable[[Path], list[str] | Callable[[], object]]
-    names: str
 
 
 def _fit_ckpt_as_pretrained(tmp: Path) -> list[str]:
@@ -405,18 +393,8 @@ CASES = [
 
 @pytest.mark.parametrize("case", CASES, ids=lambda case: case.id)
 def test_bad_input_is_a_clear_error(case: Case, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    made = case.make(tmp_path)
-    if callable(made):
-        with pytest.raises(InputError) as error:
-            made()
-        message = str(error.value)
-    else:
-        capsys.readouterr()
-        with pytest.raises(SystemExit) as exit_info:
-            main(made)
-        message = capsys.readouterr().err
-        assert exit_info.value.code == 2, message
-        assert "Traceback" not in message and "Namespace(" not in message  # no traceback, no config dump
+    message, cli = refusal(case, tmp_path, capsys)
+    if cli:
         assert not list((tmp_path / "out").rglob("version_*")), "a failed run left its folder behind"
     assert re.search(case.names, message, re.DOTALL), message
 

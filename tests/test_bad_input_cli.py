@@ -6,21 +6,15 @@ the data, sweeps that could never report their metric. Each row must stop with e
 
 from __future__ import annotations
 
-import logging
 import os
 import re
-import sys
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from bad_input import Case, refusal
 from helpers import CLASSIFICATION_FIT, DETECTION_FIT, POSE_FIT
-
-from hrnet_lit.cli import main
-from hrnet_lit.errors import InputError
 
 CONFIGS = {
     "pose": "configs/pose/quickstart.yaml",
@@ -88,16 +82,6 @@ def sweep_file(tmp: Path, task: str = "pose", metric: str = "val/AP", **changes:
 
 def sweep(tmp: Path, path: Path, *extra: str) -> list[str]:
     return ["sweep", str(path), f"--output={tmp / 'out' / 'sweep'}", "--dry_run=true", *extra]
-
-
-@dataclass(frozen=True)
-class Case:
-    """`make(tmp)` returns a `hrnet-lit` argv (run by `main`) or a thunk calling the public API;
-    `names` is a regex the message must match."""
-
-    id: str
-    make: Callable[[Path], list[str] | Callable[[], object]]
-    names: str
 
 
 CASES = [
@@ -408,30 +392,10 @@ CASES = [
 ]
 
 
-def log_to_this_stderr() -> None:
-    """Loggers (Lightning's) keep the stderr of the test that first imported them, closed by now."""
-    loggers = [logging.getLogger(), *logging.Logger.manager.loggerDict.values()]
-    for logger in loggers:
-        for handler in getattr(logger, "handlers", []):
-            if type(handler) is logging.StreamHandler and getattr(handler.stream, "closed", False):
-                handler.stream = sys.stderr
-
-
 @pytest.mark.parametrize("case", CASES, ids=lambda case: case.id)
 def test_bad_flag_is_a_clear_error(case: Case, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    made = case.make(tmp_path)
-    if callable(made):
-        with pytest.raises(InputError) as error:
-            made()
-        message = str(error.value)
-    else:
-        capsys.readouterr()
-        log_to_this_stderr()
-        with pytest.raises(SystemExit) as exit_info:
-            main(made)
-        message = capsys.readouterr().err
-        assert exit_info.value.code == 2, message
-        assert "Traceback" not in message and "Namespace(" not in message  # no traceback, no config dump
+    message, cli = refusal(case, tmp_path, capsys)
+    if cli:
         assert not [p for p in (tmp_path / "out").rglob("*") if p.is_file()], "the failed command wrote files"
         assert not list(tmp_path.rglob("*.onnx")), "the failed export wrote a model"
         for last in tmp_path.rglob("runs/*/checkpoints/last.ckpt"):

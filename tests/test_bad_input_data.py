@@ -9,12 +9,12 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+from bad_input import Case, refusal
 from data_trees import (
     changed,
     claimed_huge_png,
@@ -32,9 +32,7 @@ from data_trees import (
 from PIL import Image
 
 from hrnet_lit.classification.data import ClassificationFolderDataModule
-from hrnet_lit.cli import main
 from hrnet_lit.detection.data import CocoDetection, CocoFormatDataModule
-from hrnet_lit.errors import InputError
 from hrnet_lit.pose.data import COCOKeypointsDataModule
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -202,16 +200,6 @@ def float_image(path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(np.linspace(0, 1, 32 * 32, dtype=np.float32).reshape(32, 32)).save(path, "TIFF")
     return path
-
-
-@dataclass(frozen=True)
-class Case:
-    """`make(tmp)` writes the bad input under tmp and returns a `hrnet-lit` argv (run by `main`) or a
-    thunk that calls the public API; `names` is a regex the message must match."""
-
-    id: str
-    make: Callable[[Path], list[str] | Callable[[], object]]
-    names: str
 
 
 NAN, INF = math.nan, math.inf
@@ -666,18 +654,8 @@ CASES = [
 
 @pytest.mark.parametrize("case", CASES, ids=lambda case: case.id)
 def test_bad_data_is_a_clear_error(case: Case, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    made = case.make(tmp_path)
-    if callable(made):
-        with pytest.raises(InputError) as error:
-            made()
-        message = str(error.value)
-    else:
-        capsys.readouterr()
-        with pytest.raises(SystemExit) as exit_info:
-            main(made)
-        message = capsys.readouterr().err
-        assert exit_info.value.code == 2, message
-        assert "Traceback" not in message and "Namespace(" not in message
+    message, cli = refusal(case, tmp_path, capsys)
+    if cli:
         written = [p for p in (tmp_path / "out").rglob("*") if p.is_file()]
         assert not written, f"a failed run wrote {written}"
     assert re.search(case.names, message, re.DOTALL), message
