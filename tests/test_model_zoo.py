@@ -11,6 +11,7 @@ page's own commands at tiny size.
 from __future__ import annotations
 
 import re
+import shlex
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +19,9 @@ from typing import Any
 
 import pytest
 import torch
+from data_trees import detections, pose_tree, write_json
 from helpers import (
+    DETECTION_FIT,
     SEGMENTATION_FIT,
     TINY_CLASSIFICATION,
     TINY_DETECTION,
@@ -282,11 +285,11 @@ def validate(args: list[str], save_dir: Path) -> dict[str, float]:
 
 @pytest.mark.slow
 def test_validate_evaluates_released_weights_through_the_cli(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """`hrnet-lit validate --model.pretrained=<file>`: the official layout and mmseg's layout of the
-    same weights load whole and score the same; a file without the task's head stops with exit
-    status 2."""
+    same weights load whole and score the same; an mmdet file (backbone and HRFPN only) stops a
+    detector's validate with exit status 2."""
     network = randomised(segmentation_network(TINY_SEGMENTATION, "v2", 5), seed=4)  # 5 synthetic classes
     files = {
         name: released_file(SOURCES[name], network, tmp_path / f"{k}.pth")
@@ -299,8 +302,85 @@ def test_validate_evaluates_released_weights_through_the_cli(
     assert scores[0]["val/mIoU"] == scores[1]["val/mIoU"] and scores[0]["val/loss"] == scores[1]["val/loss"]
     loaded = re.findall(r"model\.pretrained: loaded (\d+) tensors", caplog.text)
     assert loaded == [str(len(network.state_dict()))] * 2, caplog.text
-    backbone_only = tmp_path / "backbone.pth"
-    torch.save(network.backbone.state_dict(), backbone_only)
+    mmdet = SOURCES["mmdet HRNet + HRFPN"]
+    detector_file = released_file(mmdet, mmdet.build(), tmp_path / "faster_rcnn_hrnetv2p.pth")
     with pytest.raises(SystemExit) as stop:
-        validate([*SEGMENTATION_FIT, f"--model.pretrained={backbone_only}"], tmp_path / "backbone")
+        detection = ["--config", str(ROOT / "configs" / "detection" / "quickstart.yaml"), *DETECTION_FIT]
+        main(
+            [
+                "validate",
+                *detection,
+                f"--model.pretrained={detector_file}",
+                f"--trainer.logger.init_args.save_dir={tmp_path}",
+            ]
+        )
     assert stop.value.code == 2
+    assert "DetectionTask takes only its backbone from pretrained weights" in capsys.readouterr().err
+
+
+# The page's commands that run here: the tiny flags of their config, the tree their data root names,
+# and the layout of the file each names.
+POSE_COCO_TINY = [
+    "--trainer.accelerator=cpu",
+    "--trainer.devices=1",
+    "--trainer.strategy=auto",
+    "--trainer.enable_progress_bar=false",
+    "--trainer.enable_model_summary=false",
+    "--model.backbone.preset=w18_small_v1",
+    "--model.backbone.width=8",
+    "--data.input_size=[64,48]",
+    "--data.batch_size=2",
+    "--data.num_workers=0",
+]
+PAGE_FILES = {
+    "hrnet_cs_8090_torch11.pth": ("HRNet-Semantic-Segmentation", segmentation),
+    "fcn_hr48_512x1024_160k_cityscapes_20200602_190946-59b7973e.pth": ("mmseg FCN-HRNet", segmentation),
+    "pose_hrnet_w32_256x192.pth": ("deep-high-resolution-net", pose),
+    "td-hm_hrnet-w32_8xb64-210e_coco-256x192-81c58e40_20220909.pth": ("mmpose 1.x topdown heatmap", pose),
+}
+
+
+def page_commands() -> list[list[str]]:
+    """The `hrnet-lit validate` commands of docs/model_zoo.md (its inline code spans), as argv."""
+    spans = re.findall(r"`(hrnet-lit validate [^`]+)`", PAGE.read_text())
+    return [shlex.split(span)[1:] for span in spans]
+
+
+def flag(argv: list[str], name: str) -> str | None:
+    values = [a.split("=", 1)[1] for a in argv if a.startswith(f"--{name}=")]
+    return values[-1] if values else None
+
+
+@pytest.mark.slow
+def test_the_pages_commands_run_at_tiny_size(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from test_docs_commands import CITYSCAPES_TINY, write_cityscapes
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "configs").symlink_to(ROOT / "configs")
+    write_cityscapes(tmp_path / "data" / "cityscapes")
+    pose_tree(tmp_path / "data" / "coco")
+    write_json(
+        tmp_path / "COCO_val2017_detections_AP_H_56_person.json",
+        detections([8.0, 4.0, 40.0, 40.0], [20.0, 10.0, 30.0, 34.0])
+        + detections([9.0, 5.0, 36.0, 38.0], image_id=4),
+    )
+    for name, (layout, build) in PAGE_FILES.items():
+        released_file(SOURCES[layout], randomised(build(), seed=5), tmp_path / name)
+
+    tiny = {
+        "configs/cityscapes_w48.yaml": CITYSCAPES_TINY,
+        "configs/pose/coco_w32_256x192.yaml": POSE_COCO_TINY,
+    }
+    ran = []
+    for argv in page_commands():
+        config, pretrained = (
+            flag(argv, "config") or argv[argv.index("--config") + 1],
+            flag(argv, "model.pretrained"),
+        )
+        if config in tiny and pretrained in PAGE_FILES:
+            main([*argv, *tiny[config]])
+            ran.append((config, pretrained, flag(argv, "data.person_boxes")))
+    assert len(ran) == 5 and {r[1] for r in ran} == set(PAGE_FILES), ran
+    assert len(re.findall(r"model\.pretrained: loaded \d+ tensors", caplog.text)) == len(ran)

@@ -228,9 +228,9 @@ def _read_timm(spec: str) -> tuple[Mapping[str, Any], str]:
 
 def _describe(contents: Mapping[str, Any]) -> str:
     """What a loaded file is: a `hrnet-lit fit` checkpoint (with its epoch, step and backbone), another
-    Lightning checkpoint, or a state dict."""
+    Lightning checkpoint, an OpenMMLab one (`meta` and `state_dict`), or a state dict."""
     if "pytorch-lightning_version" not in contents:
-        return "a state dict"
+        return "an OpenMMLab checkpoint" if {"meta", "state_dict"} <= set(contents) else "a state dict"
     state = contents.get("state_dict", {})
     if not any(str(key).startswith("net.backbone.") for key in state):
         return "a Lightning checkpoint"
