@@ -4,7 +4,8 @@ Nothing is downloaded: each test writes a file in a source's layout (its prefixe
 wrappers) from one of our tiny networks with random weights, loads it into another network of that
 architecture, and checks that every key was placed and that the two compute the same outputs. The
 literal keys asserted per layout are the ones the official code builds (checked against the
-official repositories' model files). The slow tests run `validate --model.pretrained=<file>` and the
+official repositories' model files). timm's names: tests/test_classification.py loads a timm model's
+file through timm and compares the outputs. The slow tests run `validate --model.pretrained=<file>` and the
 page's own commands at tiny size.
 """
 
@@ -39,7 +40,6 @@ from hrnet_lit.detection.network import build_pyramid
 from hrnet_lit.errors import InputError
 from hrnet_lit.landmarks.network import build_network as landmark_network
 from hrnet_lit.models import load_pretrained
-from hrnet_lit.models.config import BackboneConfig
 from hrnet_lit.pose.network import build_network as pose_network
 from hrnet_lit.segmentation.network import build_network as segmentation_network
 
@@ -228,22 +228,6 @@ def test_released_layout_loads_whole(name: str, tmp_path: Path) -> None:
     assert len(report.loaded) == expected
     for got, want in zip(outputs(ours, x), outputs(released, x), strict=True):
         torch.testing.assert_close(got, want, rtol=0, atol=0)
-
-
-def test_timm_names_load_through_timm_from_a_local_file(tmp_path: Path) -> None:
-    """`timm:<name>@<file>`: timm reads the file (its own filters apply) and its model's weights go
-    into ours; the classifier then computes timm's outputs."""
-    import timm
-    from safetensors.torch import save_file
-
-    reference = randomised(timm.create_model("hrnet_w18_small", pretrained=False), seed=3)
-    path = tmp_path / "model.safetensors"
-    save_file({k: v.contiguous() for k, v in reference.state_dict().items()}, str(path))
-    ours = classification_network(BackboneConfig(preset="w18_small_v1", upsample_mode="nearest"), "cls", 1000)
-    report = load_pretrained(ours.eval(), f"timm:hrnet_w18_small.ms_in1k@{path}", complete=True)
-    assert not report.missing and not report.unused and not report.skipped
-    x = torch.randn(1, 3, 64, 64)
-    torch.testing.assert_close(outputs(ours, x)[0], outputs(reference, x)[0], rtol=1e-4, atol=1e-5)
 
 
 def test_a_file_of_another_layout_is_refused_naming_the_file_and_its_keys(tmp_path: Path) -> None:
