@@ -20,7 +20,6 @@ class Rename:
 
     pattern: str
     target: str
-    source: str  # whose layout it is, for the docs and the tests
 
     def apply(self, key: str) -> str | None:
         match = re.fullmatch(self.pattern, key)
@@ -28,16 +27,16 @@ class Rename:
 
 
 RENAMES: tuple[Rename, ...] = (
-    Rename(r"last_layer\.(.+)", r"task_layer.\1", "HRNet-Semantic-Segmentation `last_layer`"),
-    Rename(r"final_layer\.(.+)", r"task_layer.\1", "deep-high-resolution-net `final_layer`"),
-    Rename(r"head\.(\d+\..+)", r"task_layer.\1", "HRNet-Facial-Landmark-Detection `head`"),
-    Rename(r"keypoint_head\.final_layer\.(.+)", r"task_layer.\1", "mmpose 0.x `keypoint_head`"),
-    Rename(r"head\.final_layer\.(.+)", r"task_layer.\1", "mmpose 1.x `head`"),
-    Rename(r"decode_head\.convs\.0\.conv\.(.+)", r"task_layer.0.\1", "mmseg FCNHead `convs.0`"),
-    Rename(r"decode_head\.convs\.0\.bn\.(.+)", r"task_layer.1.\1", "mmseg FCNHead `convs.0`"),
-    Rename(r"decode_head\.conv_seg\.(.+)", r"task_layer.3.\1", "mmseg FCNHead `conv_seg`"),
-    Rename(r"neck\.reduction_conv\.conv\.(.+)", r"head.reduction_conv.\1", "mmdet HRFPN `neck`"),
-    Rename(r"neck\.fpn_convs\.(\d+)\.conv\.(.+)", r"head.fpn_convs.\1.\2", "mmdet HRFPN `neck`"),
+    Rename(r"last_layer\.(.+)", r"task_layer.\1"),  # HRNet-Semantic-Segmentation
+    Rename(r"final_layer\.(.+)", r"task_layer.\1"),  # deep-high-resolution-net (pose)
+    Rename(r"head\.(\d+\..+)", r"task_layer.\1"),  # HRNet-Facial-Landmark-Detection
+    Rename(r"keypoint_head\.final_layer\.(.+)", r"task_layer.\1"),  # mmpose 0.x TopdownHeatmapSimpleHead
+    Rename(r"head\.final_layer\.(.+)", r"task_layer.\1"),  # mmpose 1.x HeatmapHead
+    Rename(r"decode_head\.convs\.0\.conv\.(.+)", r"task_layer.0.\1"),  # mmseg FCNHead, num_convs=1
+    Rename(r"decode_head\.convs\.0\.bn\.(.+)", r"task_layer.1.\1"),
+    Rename(r"decode_head\.conv_seg\.(.+)", r"task_layer.3.\1"),
+    Rename(r"neck\.reduction_conv\.conv\.(.+)", r"head.reduction_conv.\1"),  # mmdet HRFPN
+    Rename(r"neck\.fpn_convs\.(\d+)\.conv\.(.+)", r"head.fpn_convs.\1.\2"),
 )
 
 # Keys that hold no network weight: the official segmentation code saves its loss (the class
