@@ -120,12 +120,14 @@ def _plain(value: Any) -> Any:
 
 
 def warn_untrained(subcommand: str, config: Namespace) -> None:
-    """One line when validate / test / predict would run a network that no checkpoint filled: its
-    scores and drawings are those of random weights (a user may mean it: a smoke test of the data)."""
+    """One line when validate / test / predict would run a network that no checkpoint or pretrained
+    weights filled: its scores and drawings are those of random weights (a user may mean it: a smoke
+    test of the data)."""
     if subcommand == "fit" or config.get("ckpt_path") is not None:
         return
-    pretrained = config.model.init_args.get("pretrained")
-    what = "randomly initialised weights" + (" (model.pretrained starts a fit only)" if pretrained else "")
+    if config.model.init_args.get("pretrained"):
+        return  # the task loads the whole network from them at setup, or stops
+    what = "randomly initialised weights"
     sys.stderr.write(
         f"hrnet-lit {subcommand}: warning: no --ckpt_path, so this {subcommand} uses {what}; "
         "pass --ckpt_path=<run>/checkpoints/last.ckpt for a trained model\n"

@@ -183,12 +183,21 @@ class HRNetTask(pl.LightningModule):
         return self.contract.of(self.trainer.datamodule, type(self).__qualname__)
 
     def setup(self, stage: str) -> None:
-        """The data module is checked before anything runs on it. Pretrained weights only start a new
-        fit: a resumed run or a checkpoint brings its own."""
+        """The data module is checked before anything runs on it. Pretrained weights start a new fit
+        (the backbone, and a head that fits), or are evaluated (`validate`, `test`, `predict`: the
+        whole network must be in them); a resumed run or a checkpoint brings its own."""
         self.contract.of(self.trainer.datamodule, type(self).__qualname__)
-        if self.pretrained and stage == "fit" and self.trainer.ckpt_path is None:
+        if self.pretrained and self.trainer.ckpt_path is None:
+            whole = stage != "fit"
+            target = self.pretrained_target()
+            if whole and target is not self.net:
+                raise InputError(
+                    f"model.pretrained: {type(self).__qualname__} takes only its backbone from pretrained "
+                    f"weights, so {stage} would run untrained task layers; give a trained checkpoint "
+                    "with --ckpt_path (docs/model_zoo.md)"
+                )
             try:
-                report = load_pretrained(self.pretrained_target(), self.pretrained)
+                report = load_pretrained(target, self.pretrained, complete=whole)
             except InputError as error:
                 raise type(error)(f"model.pretrained: {error}") from None
             rank_zero_info(f"model.pretrained: {report}")

@@ -1,6 +1,7 @@
-"""Load timm / official HRNet checkpoints (same key names), the network of a `hrnet-lit fit`
-checkpoint of any task (a classification one initialises every task's backbone), or a timm model's
-pretrained weights by name (`timm:hrnet_w32.ms_in1k`), into a network."""
+"""Load timm / official / OpenMMLab HRNet checkpoints (the same backbone keys; their task layers
+renamed by `layouts`), the network of a `hrnet-lit fit` checkpoint of any task (a classification one
+initialises every task's backbone), or a timm model's pretrained weights by name
+(`timm:hrnet_w32.ms_in1k`), into a network. See docs/model_zoo.md for the released checkpoints."""
 
 from __future__ import annotations
 
@@ -15,10 +16,9 @@ import torch
 from torch import nn
 
 from hrnet_lit.errors import InputError, MissingInputError
+from hrnet_lit.models import layouts
 from hrnet_lit.models.hrnet import HRNet
 
-# Task layers of the official repositories and where they live in an `HRNetModel`.
-_TASK_LAYER_PREFIXES = ("last_layer.", "final_layer.")
 # DataParallel / timm / detector wrappers, and a fit checkpoint's `net.` (the task's HRNetModel).
 _WRAPPER_PREFIXES = ("module.", "model.", "backbone.", "net.")
 TIMM_PREFIX = "timm:"
@@ -26,27 +26,38 @@ TIMM_PREFIX = "timm:"
 
 @dataclass
 class LoadReport:
-    """What `load_pretrained` did with each key: the backbone is all-or-nothing, heads are best effort."""
+    """What `load_pretrained` did with each key: the backbone is all-or-nothing, heads are best effort
+    (or all-or-nothing too, with `complete`). Every key of the file is in `loaded` (under the model's
+    name), `skipped`, `unused` or `ignored`."""
 
     source: str = "the given state dict"  # what the weights came from, e.g. a fit checkpoint
     loaded: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)  # model keys left at their initialisation
     skipped: list[str] = field(default_factory=list)  # checkpoint keys whose shape does not fit
     unused: list[str] = field(default_factory=list)  # checkpoint keys with no place in this model
+    ignored: list[str] = field(default_factory=list)  # checkpoint keys that are no weight (a loss's)
+    implied: list[str] = field(default_factory=list)  # zero biases of bias-free convs (OpenMMLab's)
+    renamed: dict[str, str] = field(default_factory=dict)  # checkpoint key -> model key, where they differ
 
     def __str__(self) -> str:
         def show(keys: list[str]) -> str:
             return ", ".join(keys[:8]) + (f" ... (+{len(keys) - 8})" if len(keys) > 8 else "")
 
         lines = [f"loaded {len(self.loaded)} tensors from {self.source}"]
-        for name in ("missing", "skipped", "unused"):
+        for name in ("missing", "skipped", "unused", "ignored", "implied"):
             keys = getattr(self, name)
             if keys:
                 lines.append(f"{name} ({len(keys)}): {show(keys)}")
+        if self.renamed:
+            lines.append(
+                f"renamed ({len(self.renamed)}): {show([f'{a} -> {b}' for a, b in self.renamed.items()])}"
+            )
         return "\n".join(lines)
 
 
-def load_pretrained(model: nn.Module, source: str | Path | Mapping[str, torch.Tensor]) -> LoadReport:
+def load_pretrained(
+    model: nn.Module, source: str | Path | Mapping[str, torch.Tensor], complete: bool = False
+) -> LoadReport:
     """Copy a timm / official HRNet checkpoint, or the network of a `hrnet-lit fit` checkpoint, into
     `model` (an `HRNet` or anything with `.backbone`). `source` is a state dict, a local file, or
     `timm:<model name>` (timm's pretrained weights: fetched from its hub, or `timm:<name>@<file>`
@@ -58,11 +69,14 @@ def load_pretrained(model: nn.Module, source: str | Path | Mapping[str, torch.Te
     Every backbone tensor of the official architecture must be present with its shape, or nothing
     is loaded and an `InputError` names the file, what it holds and the keys. Parameters that
     official checkpoints cannot have (the alternative fuse methods' merges) and head keys that do
-    not fit are reported.
+    not fit are reported. The task layers of the official repositories and OpenMMLab go where
+    `layouts.RENAMES` says. With `complete` (evaluating released weights rather than starting a
+    fit), every tensor of `model` must come from the file, or nothing is loaded.
     """
-    state, origin = _read_state_dict(source)
+    state, origin, named = _read_state_dict(source)
     backbone = model if isinstance(model, HRNet) else model.backbone
     report = LoadReport(source=origin)
+    report.implied = layouts.add_implied_biases(state)
 
     targets = backbone.state_dict()
     required = [k for k in targets if ".merges." not in k and not k.endswith("num_batches_tracked")]
@@ -70,7 +84,8 @@ def load_pretrained(model: nn.Module, source: str | Path | Mapping[str, torch.Te
     if absent:
         raise InputError(
             f"{origin} lacks {len(absent)} of the {len(required)} backbone tensors of this model, "
-            f"e.g. {absent[:5]}"
+            f"e.g. {absent[:5]}; its own keys (wrappers stripped) are e.g. {list(state)[:5]}: "
+            "not an HRNet of this size in a known layout (docs/model_zoo.md)"
         )
     wrong = [
         f"{k}: {tuple(state[k].shape)} vs {tuple(targets[k].shape)}"
@@ -89,29 +104,46 @@ def load_pretrained(model: nn.Module, source: str | Path | Mapping[str, torch.Te
     for key, tensor in state.items():
         if key in targets:
             continue
-        candidates = [k for k in _head_candidates(key) if k in head_targets]
+        if key.startswith(layouts.IGNORED_PREFIXES):
+            report.ignored.append(named.get(key, key))
+            continue
+        candidates = [k for k in layouts.candidates(key) if k in head_targets and k not in head_update]
         fits = [k for k in candidates if head_targets[k].shape == tensor.shape]
         if fits:
             head_update[fits[0]] = tensor
+            if fits[0] != key:
+                report.renamed[named.get(key, key)] = fits[0]
         elif candidates:
-            report.skipped.append(key)
+            report.skipped.append(named.get(key, key))
         else:
-            report.unused.append(key)
+            report.unused.append(named.get(key, key))
+    report.missing += [
+        k for k in head_targets if k not in head_update and not k.endswith("num_batches_tracked")
+    ]
+    if complete and report.missing:
+        raise InputError(
+            f"{origin} does not hold the whole network: {len(report.missing)} tensors of the model "
+            f"have no weights in it, e.g. {report.missing[:5]}"
+            + (
+                f"; its keys that did not fit: {(report.skipped + report.unused)[:5]}"
+                if report.skipped or report.unused
+                else ""
+            )
+            + ". Check the number of classes / joints and the head against the checkpoint (docs/model_zoo.md)"
+        )
 
     backbone.load_state_dict(backbone_update, strict=False)
     if head_update:
         model.load_state_dict(head_update, strict=False)
     report.loaded = list(backbone_update) + list(head_update)
-    report.missing += [
-        k for k in head_targets if k not in head_update and not k.endswith("num_batches_tracked")
-    ]
     return report
 
 
 def _read_state_dict(
     source: str | Path | Mapping[str, torch.Tensor],
-) -> tuple[dict[str, torch.Tensor], str]:
-    """The tensors of `source` under backbone / head key names, and what they came from."""
+) -> tuple[dict[str, torch.Tensor], str, dict[str, str]]:
+    """The tensors of `source` under backbone / head key names, what they came from, and the file's
+    own name of each key whose wrapper was stripped (for the report)."""
     origin = "the given state dict"
     if isinstance(source, str) and source.startswith(TIMM_PREFIX):
         source, origin = _read_timm(source[len(TIMM_PREFIX) :])
@@ -119,16 +151,19 @@ def _read_state_dict(
         source, origin = _read_file(Path(source))
     if "state_dict" in source and isinstance(source["state_dict"], Mapping):
         source = source["state_dict"]
-    state = {}
-    for key, tensor in source.items():
+    state, named = {}, {}
+    for original, tensor in source.items():
         if not isinstance(tensor, torch.Tensor):
             continue
+        key = original
         while key.startswith(_WRAPPER_PREFIXES):
             key = key.split(".", 1)[1]
         state[key] = tensor
+        if key != original:
+            named[key] = original
     if not state:
         raise InputError(f"{origin} holds no tensors (keys: {list(source)[:8]})")
-    return state, origin
+    return state, origin, named
 
 
 def _read_file(path: Path) -> tuple[Mapping[str, Any], str]:
@@ -193,9 +228,9 @@ def _read_timm(spec: str) -> tuple[Mapping[str, Any], str]:
 
 def _describe(contents: Mapping[str, Any]) -> str:
     """What a loaded file is: a `hrnet-lit fit` checkpoint (with its epoch, step and backbone), another
-    Lightning checkpoint, or a state dict."""
+    Lightning checkpoint, an OpenMMLab one (`meta` and `state_dict`), or a state dict."""
     if "pytorch-lightning_version" not in contents:
-        return "a state dict"
+        return "an OpenMMLab checkpoint" if {"meta", "state_dict"} <= set(contents) else "a state dict"
     state = contents.get("state_dict", {})
     if not any(str(key).startswith("net.backbone.") for key in state):
         return "a Lightning checkpoint"
@@ -210,12 +245,3 @@ def _describe(contents: Mapping[str, Any]) -> str:
 
 def _head_targets(model: nn.Module) -> dict[str, torch.Tensor]:
     return {k: v for k, v in model.state_dict().items() if not k.startswith("backbone.")}
-
-
-def _head_candidates(key: str) -> list[str]:
-    """Where a head / task-layer key may live in an `HRNetModel`: where a fit checkpoint had it, or
-    where an official checkpoint's head and task layer go."""
-    names = [key, f"head.{key}"]
-    if key.startswith(_TASK_LAYER_PREFIXES):
-        names.append("task_layer." + key.split(".", 1)[1])
-    return names
