@@ -349,3 +349,20 @@ def test_cli_predict_on_a_video_with_a_segmentation_checkpoint(tmp_path: Path, t
     assert [r["frame"] for r in rows] == list(range(FRAMES))
     expected = hrnet_lit.load(str(ckpt)).predict([f.image for f in VideoFrames(clip)])
     assert [r["result"] for r in rows] == [json.loads(json.dumps(e.to_json())) for e in expected]
+
+
+def test_a_rotated_clip_is_read_upright(tmp_path: Path) -> None:
+    """A phone's portrait clip: frames stored landscape, a display matrix turning them clockwise."""
+    path = tmp_path / "portrait.mp4"
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=FPS)
+        stream.height, stream.width, stream.pix_fmt = HEIGHT, WIDTH, "yuv420p"
+        stream.set_display_rotation(-90)
+        for k in range(2):
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(square(k), format="rgb24")))
+        container.mux(stream.encode(None))
+    clip = VideoFrames(path)
+    assert clip.size == (WIDTH, HEIGHT)
+    for k, frame in enumerate(clip):
+        turned = np.rot90(square(k), -1)  # clockwise: the square's top edge becomes its right edge
+        assert np.abs(frame.image.astype(int) - turned).mean() < 3

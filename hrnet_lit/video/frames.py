@@ -28,9 +28,10 @@ class Frame:
 
 
 class VideoFrames:
-    """The frames of a video file, decoded by PyAV (FFmpeg inside its wheels). The file is probed when
-    this is built, so a missing file, one that is no video, or one with no video stream is refused
-    before anything is predicted; a file cut short is refused at its first undecodable frame."""
+    """The frames of a video file, decoded by PyAV (FFmpeg inside its wheels) and turned upright as the
+    file's display matrix says (a phone's portrait clip). The first frame is decoded when this is
+    built, so a missing file, one that is no video, has no video stream or no frame that decodes is
+    refused before anything is predicted; a file cut short later is refused at that frame."""
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
@@ -44,7 +45,12 @@ class VideoFrames:
             if not rate:
                 raise InputError(f"{self.path}: its video stream has no frame rate")
             self.fps = Fraction(rate)
-            self.size = (stream.codec_context.height, stream.codec_context.width)
+        frames = iter(self)
+        first = next(frames, None)
+        frames.close()  # closes the file
+        if first is None:
+            raise InputError(f"video {self.path} has no frame that decodes (an empty or cut-short file?)")
+        self.size = first.image.shape[:2]
         self.name = self.path.stem
 
     def _open(self) -> av.container.InputContainer:
@@ -64,14 +70,20 @@ class VideoFrames:
                     if time is None:
                         time = float(index / self.fps)
                     start = time if start is None else start
-                    yield Frame(index, time - start, decoded.to_ndarray(format="rgb24"))
+                    yield Frame(index, time - start, upright(decoded))
                     index += 1
             except av.error.FFmpegError as error:
                 raise InputError(
                     f"cannot decode frame {index} of video {self.path}: {error.strerror}"
                 ) from None
-        if index == 0:
-            raise InputError(f"video {self.path} has no frame that decodes (an empty or cut-short file?)")
+
+
+def upright(frame: av.VideoFrame) -> np.ndarray:
+    """The frame as (H, W, 3) uint8 RGB, rotated as its display matrix says (PyAV gives the angle
+    counterclockwise, as `np.rot90` turns); a mirroring in the matrix is not applied."""
+    image = frame.to_ndarray(format="rgb24")
+    turns = round(frame.rotation / 90) % 4
+    return np.ascontiguousarray(np.rot90(image, turns)) if turns else image
 
 
 def _natural_key(path: Path) -> list[int | str]:
