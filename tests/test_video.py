@@ -366,3 +366,13 @@ def test_a_rotated_clip_is_read_upright(tmp_path: Path) -> None:
     for k, frame in enumerate(clip):
         turned = np.rot90(square(k), -1)  # clockwise: the square's top edge becomes its right edge
         assert np.abs(frame.image.astype(int) - turned).mean() < 3
+
+
+def test_without_libx264_the_video_is_mpeg4(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("hrnet_lit.video.encode.ENCODERS", ("libnothing", "mpeg4"))
+    done = predict_video(FakePredictor(), write_clip(tmp_path / "clip.mp4"), tmp_path / "out")
+    with av.open(str(done.video)) as container:
+        assert container.streams.video[0].codec_context.name == "mpeg4"
+    images, rate = read_clip(done.video)
+    assert (len(images), rate) == (FRAMES, FPS)
+    assert [square_left(i) for i in images] == pytest.approx([4 + 5 * k for k in range(FRAMES)], abs=1)

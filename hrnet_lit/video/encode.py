@@ -16,6 +16,9 @@ from hrnet_lit.common.atomic import atomic_path
 # libx264 is in PyAV's wheels; MPEG-4 part 2 (FFmpeg's own encoder, in every build) is the fallback
 # for an FFmpeg built without it, playable by VLC / ffplay but not by browsers.
 ENCODERS = ("libx264", "mpeg4")
+# x264's `veryfast` preset encodes about twice as fast as its default `medium`, for a file about 15%
+# larger at the same quality (measured on a 640x480 synthetic clip): a drawn result is not an archive.
+X264_OPTIONS = {"preset": "veryfast"}
 
 
 def encoder() -> str:
@@ -45,11 +48,12 @@ def video_writer(path: Path, fps: Fraction, size: tuple[int, int]) -> Iterator[V
         atomic_path(path) as temporary,
         av.open(str(temporary), "w", format="mp4", options={"movflags": "faststart"}) as container,
     ):
-        stream = container.add_stream(encoder(), rate=fps)
+        name = encoder()
+        stream = container.add_stream(name, rate=fps, options=X264_OPTIONS if name == "libx264" else {})
         stream.height, stream.width = (side + side % 2 for side in size)
         stream.pix_fmt = "yuv420p"
-        if stream.codec_context.name == "mpeg4":
-            stream.bit_rate = 8 * stream.width * stream.height * int(np.ceil(fps)) // 4
+        if name == "mpeg4":  # its default 200 kbit/s smears drawn lines: one bit per pixel
+            stream.bit_rate = int(stream.width * stream.height * fps)
         sink = VideoSink(container, stream, fps, size)
         yield sink
         sink.flush()
