@@ -8,7 +8,7 @@ import os
 import re
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import av
 import numpy as np
@@ -19,7 +19,7 @@ from PIL import Image
 
 import hrnet_lit
 from hrnet_lit.cli import main
-from hrnet_lit.video import FolderFrames, VideoFrames, predict_video
+from hrnet_lit.video import CameraFrames, FolderFrames, VideoFrames, predict_video
 
 FRAMES, HEIGHT, WIDTH, FPS = 8, 48, 64, 12
 
@@ -319,6 +319,11 @@ CLI_CASES = [
     ),
     cli_case("fps not a number", ["--video.fps=fast"], r"--video\.fps=fast must be a number"),
     cli_case("batch size 0", ["--video.batch_size=0"], r"--video\.batch_size=0 must be an integer >= 1"),
+    cli_case(
+        "max frames true", ["--video.max_frames=true"], r"--video\.max_frames=True must be an integer >= 1"
+    ),
+    cli_case("camera and file", ["--video.camera=0"], r"one of --data\.predict_dir .* and --video\.camera"),
+    cli_case("no source", ["--data.predict_dir", "--video.fps=3"], r"--data\.predict_dir has no value"),
     cli_case("accelerator", ["--trainer.accelerator=tpu"], r"--trainer\.accelerator=tpu: expected auto or"),
 ]
 
@@ -376,3 +381,88 @@ def test_without_libx264_the_video_is_mpeg4(tmp_path: Path, monkeypatch: pytest.
     images, rate = read_clip(done.video)
     assert (len(images), rate) == (FRAMES, FPS)
     assert [square_left(i) for i in images] == pytest.approx([4 + 5 * k for k in range(FRAMES)], abs=1)
+
+
+class FakeCapture:
+    """`cv2.VideoCapture` of a camera that gives `count` frames (BGR, as OpenCV does), then stops, or
+    is interrupted by Ctrl-C at frame `interrupt`."""
+
+    opened: ClassVar[list[FakeCapture]] = []
+
+    def __init__(self, index: int, count: int = 6, interrupt: int | None = None) -> None:
+        self.index, self.count, self.interrupt = index, count, interrupt
+        self.reads, self.released = 0, False
+        FakeCapture.opened.append(self)
+
+    def isOpened(self) -> bool:
+        return self.index == 0
+
+    def read(self) -> tuple[bool, np.ndarray | None]:
+        if self.reads == self.interrupt:
+            raise KeyboardInterrupt
+        self.reads += 1
+        if self.reads > self.count:
+            return False, None
+        return True, np.ascontiguousarray(square(self.reads - 1)[..., ::-1])
+
+    def get(self, prop: int) -> float:
+        return 0.0  # a camera that does not say its rate
+
+    def release(self) -> None:
+        self.released = True
+
+
+@pytest.fixture
+def camera(monkeypatch: pytest.MonkeyPatch) -> type[FakeCapture]:
+    import cv2
+
+    FakeCapture.opened = []
+    monkeypatch.setattr(cv2, "VideoCapture", FakeCapture)
+    clock = iter(np.arange(0.0, 100.0, 0.25))  # the wall clock: one frame every quarter second
+    monkeypatch.setattr("hrnet_lit.video.frames.time.monotonic", lambda: float(next(clock)))
+    return FakeCapture
+
+
+def test_a_camera_clip_keeps_its_timing(tmp_path: Path, camera: type[FakeCapture]) -> None:
+    frames = CameraFrames(0, fps=8)
+    assert (frames.name, frames.size, frames.fps) == ("camera0", (HEIGHT, WIDTH), 8)
+    done = predict_video(FakePredictor(), frames, tmp_path / "out", max_frames=4)
+    assert done.frames == 4 and camera.opened[0].released
+    rows = lines(done.results)
+    assert [r["time"] for r in rows] == [0.0, 0.25, 0.5, 0.75]
+    with av.open(str(done.video)) as container:
+        decoded = list(container.decode(video=0))
+    assert [f.time for f in decoded] == pytest.approx([0.0, 0.25, 0.5, 0.75]), "shown at their times"
+    assert [square_left(f.to_ndarray(format="rgb24")) for f in decoded] == pytest.approx(
+        [4 + 5 * k for k in range(1, 5)], abs=1
+    ), "RGB, in order (the first frame read only checks that the camera gives frames)"
+    assert CameraFrames(0).fps == 30, "a camera that does not say its rate: 30"
+
+
+def test_ctrl_c_ends_a_camera_clip_with_the_frames_so_far(
+    tmp_path: Path, camera: type[FakeCapture], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("cv2.VideoCapture", lambda index: FakeCapture(index, count=99, interrupt=4))
+    done = predict_video(FakePredictor(), CameraFrames(0), tmp_path / "out")
+    assert done.frames == 3 and len(lines(done.results)) == 3 and len(read_clip(done.video)[0]) == 3
+    with pytest.raises(KeyboardInterrupt):  # a file is every frame or nothing
+        predict_video(Interrupted(), write_clip(tmp_path / "clip.mp4"), tmp_path / "out2")
+    assert not (tmp_path / "out2" / "clip.mp4").exists() and not list((tmp_path / "out2").iterdir())
+
+
+class Interrupted:
+    def predict(self, images: list[np.ndarray]) -> list[Marked]:
+        raise KeyboardInterrupt
+
+
+def test_cli_predict_on_a_camera(
+    tmp_path: Path, camera: type[FakeCapture], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake_load(monkeypatch)
+    (tmp_path / "last.ckpt").write_bytes(b"")
+    out = tmp_path / "out"
+    args = [f"--ckpt_path={tmp_path / 'last.ckpt'}", f"--predict_writer.output_dir={out}"]
+    main(["predict", *args, "--video.camera=0", "--video.max_frames=3", "--video.fps=4"])
+    assert len(lines(out / "camera0.jsonl")) == 3 and len(read_clip(out / "camera0.mp4")[0]) == 3
+    with pytest.raises(SystemExit):
+        main(["predict", *args, "--video.camera=1"])

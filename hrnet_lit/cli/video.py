@@ -10,23 +10,29 @@ every other one by name, so that no flag is dropped without a word.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from hrnet_lit.cli.flags import plain_key
 from hrnet_lit.errors import InputError
 
+if TYPE_CHECKING:
+    from hrnet_lit.video import FrameSource
+
 # The flags of predict on a video, each with what it does there.
 FLAGS = {
     "ckpt_path": "the `hrnet-lit fit` checkpoint to predict with",
     "data.predict_dir": "the video file, or the folder of frames",
     "predict_writer.output_dir": "the folder for <clip>.mp4 and <clip>.jsonl",
-    "video.fps": "the frame rate of a folder of frames (asks for a video from it)",
+    "video.fps": "the frame rate of a folder of frames (asks for a video from it), or of a camera's clock",
+    "video.camera": "the index of a camera (OpenCV) to read instead of --data.predict_dir; Ctrl-C ends it",
+    "video.max_frames": "stop after this many frames",
     "video.batch_size": "frames per forward pass (default 1)",
     "trainer.accelerator": "auto (default), cpu, gpu / cuda or mps: where the predictor runs",
     "trainer.precision": "the predictor's precision",
 }
+VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm", ".mpg", ".mpeg", ".ts", ".wmv", ".flv")
 _DEVICES = {"cpu": "cpu", "gpu": "cuda", "cuda": "cuda", "mps": "mps"}
 
 
@@ -59,9 +65,6 @@ def is_video_predict(args: list[str]) -> bool:
     return source is not None and (Path(source).is_file() or Path(source).suffix.lower() in VIDEO_SUFFIXES)
 
 
-VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm", ".mpg", ".mpeg", ".ts", ".wmv", ".flv")
-
-
 def video_flags(args: list[str]) -> dict[str, Any]:
     """The flags of `args` as values; one that predict on a video does not take is refused by name."""
     values: dict[str, Any] = {}
@@ -74,10 +77,20 @@ def video_flags(args: list[str]) -> dict[str, Any]:
             )
         if value is None:
             raise InputError(f"--{key} has no value")
-        values[key] = yaml.safe_load(value) if key in ("video.fps", "video.batch_size") else value
-    for key in ("ckpt_path", "data.predict_dir", "predict_writer.output_dir"):
+        values[key] = yaml.safe_load(value) if key.startswith("video.") else value
+    for key in ("ckpt_path", "predict_writer.output_dir"):
         if key not in values:
             raise InputError(f"--{key} is not set: {FLAGS[key]}")
+    if ("data.predict_dir" in values) == ("video.camera" in values):
+        raise InputError(
+            "give one of --data.predict_dir (a video file or a folder of frames) and --video.camera"
+        )
+    for key in ("video.camera", "video.max_frames", "video.batch_size"):
+        smallest = 0 if key == "video.camera" else 1
+        if key in values and (type(values[key]) is not int or values[key] < smallest):
+            raise InputError(f"--{key}={values[key]} must be an integer >= {smallest}")
+    if "video.fps" in values and type(values["video.fps"]) not in (int, float):
+        raise InputError(f"--video.fps={values['video.fps']} must be a number")
     return values
 
 
@@ -98,35 +111,44 @@ def main(args: list[str]) -> None:
     """`hrnet-lit predict` on a video (see the module docstring)."""
     values = video_flags(args)
     from hrnet_lit.common.atomic import writable_folder
-    from hrnet_lit.common.images import IMAGE_SUFFIXES
-    from hrnet_lit.video import open_frames, predict_video
+    from hrnet_lit.video import CameraFrames, predict_video
 
     checkpoint = Path(values["ckpt_path"])
     if not checkpoint.is_file():
         raise InputError(f"--ckpt_path={checkpoint}: no such file")
-    source = Path(values["data.predict_dir"])
+    output = Path(values["predict_writer.output_dir"])
+    writable_folder("predict_writer.output_dir", output)
+    fps = values.get("video.fps")
+    if "video.camera" in values:
+        frames = CameraFrames(values["video.camera"], fps)
+    else:
+        frames = source_frames(Path(values["data.predict_dir"]), fps)
+    predictor = load_predictor(
+        str(checkpoint), device(values.get("trainer.accelerator", "auto")), values.get("trainer.precision")
+    )
+    done = predict_video(
+        predictor,
+        frames,
+        output,
+        batch_size=values.get("video.batch_size", 1),
+        max_frames=values.get("video.max_frames"),
+    )
+    print(f"{done.frames} frames at {float(done.fps):g} fps: {done.video}, {done.results}")
+
+
+def source_frames(source: Path, fps: float | None) -> FrameSource:
+    """The frames of `--data.predict_dir`, its errors naming the key."""
+    from hrnet_lit.common.images import IMAGE_SUFFIXES
+    from hrnet_lit.video import open_frames
+
     if source.suffix.lower() in IMAGE_SUFFIXES:
         raise InputError(
             f"data.predict_dir={source} is an image, not a video: predict on images takes their folder"
         )
-    output = Path(values["predict_writer.output_dir"])
-    writable_folder("predict_writer.output_dir", output)
-
-    fps = values.get("video.fps")
-    if fps is not None and not isinstance(fps, int | float):
-        raise InputError(f"--video.fps={fps} must be a number")
     try:
-        frames = open_frames(source, fps)
+        return open_frames(source, fps)
     except InputError as error:
         raise type(error)(f"data.predict_dir: {error}") from None
-    batch_size = values.get("video.batch_size", 1)
-    if not isinstance(batch_size, int) or batch_size < 1:
-        raise InputError(f"--video.batch_size={batch_size} must be an integer >= 1")
-    predictor = load_predictor(
-        str(checkpoint), device(values.get("trainer.accelerator", "auto")), values.get("trainer.precision")
-    )
-    done = predict_video(predictor, frames, output, batch_size=batch_size)
-    print(f"{done.frames} frames at {float(done.fps):g} fps: {done.video}, {done.results}")
 
 
 def load_predictor(checkpoint: str, device: str, precision: str | None) -> Any:

@@ -41,8 +41,8 @@ def even(image: np.ndarray) -> np.ndarray:
 
 @contextmanager
 def video_writer(path: Path, fps: Fraction, size: tuple[int, int]) -> Iterator[VideoSink]:
-    """A sink for (H, W, 3) uint8 RGB frames of `size` (height, width), at a constant `fps`; `path`
-    (an .mp4) appears when the block ends without an error."""
+    """A sink for (H, W, 3) uint8 RGB frames of `size` (height, width), each with its time, on a clock
+    of `fps` ticks a second; `path` (an .mp4) appears when the block ends without an error."""
     # the temporary name ends in .tmp: the container is named, not guessed from it
     with (
         atomic_path(path) as temporary,
@@ -70,16 +70,18 @@ class VideoSink:
         size: tuple[int, int],
     ) -> None:
         self.container, self.stream, self.fps, self.size = container, stream, fps, size
-        self.count = 0
+        self.count, self.pts = 0, -1
 
-    def write(self, image: np.ndarray) -> None:
+    def write(self, image: np.ndarray, time: float) -> None:
+        """Encode `image` to be shown at `time` (seconds), on the clock of `fps` ticks a second: a clip
+        at a constant rate keeps it, one at a variable rate (a camera's) keeps its timing."""
         if image.shape != (*self.size, 3) or image.dtype != np.uint8:
             raise ValueError(
                 f"frame {self.count}: expected a {self.size[0]}x{self.size[1]}x3 uint8 image, "
                 f"got {image.shape} {image.dtype}"
             )
         frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(even(image)), format="rgb24")
-        frame.pts = self.count
+        frame.pts = self.pts = max(self.pts + 1, round(time * self.fps))
         frame.time_base = 1 / self.fps
         self.container.mux(self.stream.encode(frame))
         self.count += 1

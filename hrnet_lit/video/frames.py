@@ -4,10 +4,12 @@
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
+from typing import Protocol
 
 import av
 import numpy as np
@@ -27,11 +29,25 @@ class Frame:
     image: np.ndarray
 
 
+class FrameSource(Protocol):
+    """What `predict_video` reads: frames in order, their size (height, width), the rate to write
+    them at, a name for the files, and whether the source is live (a camera: Ctrl-C ends its clip)."""
+
+    name: str
+    fps: Fraction
+    size: tuple[int, int]
+    live: bool
+
+    def __iter__(self) -> Iterator[Frame]: ...
+
+
 class VideoFrames:
     """The frames of a video file, decoded by PyAV (FFmpeg inside its wheels) and turned upright as the
     file's display matrix says (a phone's portrait clip). The first frame is decoded when this is
     built, so a missing file, one that is no video, has no video stream or no frame that decodes is
     refused before anything is predicted; a file cut short later is refused at that frame."""
+
+    live = False
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
@@ -96,6 +112,8 @@ class FolderFrames:
     (`2.png` before `10.png`). Every file is checked to be an image when this is built; all frames
     must have the first one's size, since a video has one."""
 
+    live = False
+
     def __init__(self, folder: str | Path, fps: float | Fraction) -> None:
         self.path = Path(folder)
         if not self.path.is_dir():
@@ -133,3 +151,45 @@ def open_frames(source: str | Path, fps: float | Fraction | None = None) -> Vide
     if fps is not None:
         raise InputError(f"{path} is a video file, which has its own frame rate: fps is only for a folder")
     return VideoFrames(path)
+
+
+class CameraFrames:
+    """A camera's frames through OpenCV (`cv2.VideoCapture`, optional: only this class needs it), until
+    it stops giving frames or Ctrl-C, which ends the clip with the frames so far (`live`). Times are the
+    wall clock's from the first frame, and the video shows each frame at its time (a frame stays
+    on screen while the next one is predicted), on a clock of `fps` ticks a second (the camera's
+    own rate where not given, else 30)."""
+
+    live = True
+
+    def __init__(self, index: int, fps: float | None = None) -> None:
+        try:
+            import cv2
+        except ImportError:
+            raise InputError("a camera is read through OpenCV: pip install opencv-python-headless") from None
+        if fps is not None and not fps > 0:
+            raise InputError(f"the frame rate of camera {index} must be > 0, got {fps}")
+        self.capture = cv2.VideoCapture(index)
+        ok, first = self.capture.read() if self.capture.isOpened() else (False, None)
+        if not ok:
+            self.capture.release()
+            raise InputError(f"camera {index} cannot be opened or gives no frame")
+        self.fps = Fraction(fps or self.capture.get(cv2.CAP_PROP_FPS) or 30).limit_denominator(1001000)
+        self.size = first.shape[:2]
+        self.name = f"camera{index}"
+
+    def __iter__(self) -> Iterator[Frame]:
+        import cv2
+
+        start, index = None, 0
+        try:
+            while True:
+                ok, image = self.capture.read()
+                if not ok:  # unplugged
+                    return
+                now = time.monotonic()
+                start = now if start is None else start
+                yield Frame(index, now - start, cv2.cvtColor(image, cv2.COLOR_BGR2RGB))
+                index += 1
+        finally:
+            self.capture.release()

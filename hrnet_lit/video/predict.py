@@ -16,7 +16,7 @@ import numpy as np
 from hrnet_lit.common.atomic import atomic_path, writable_folder
 from hrnet_lit.errors import InputError
 from hrnet_lit.video.encode import video_writer
-from hrnet_lit.video.frames import FolderFrames, Frame, VideoFrames, open_frames
+from hrnet_lit.video.frames import Frame, FrameSource, open_frames
 
 
 class Result(Protocol):
@@ -45,21 +45,26 @@ class VideoPrediction:
 
 def predict_video(
     predictor: Predictor,
-    source: str | Path | VideoFrames | FolderFrames,
+    source: str | Path | FrameSource,
     output_dir: str | Path,
     fps: float | Fraction | None = None,
     name: str | None = None,
     batch_size: int = 1,
+    max_frames: int | None = None,
 ) -> VideoPrediction:
-    """Run `predictor` on every frame of `source` (a video file, or a folder of frames at `fps`) and
-    write `<output_dir>/<name>.mp4`, each frame as the result draws it, and `<output_dir>/<name>.jsonl`,
-    one line `{"frame": index, "time": seconds, "result": result.to_json()}` per frame. `name` is the
-    video's file stem or the folder's name unless given. Frames go to the predictor `batch_size` at a
-    time. Neither file is replaced if it exists, and both appear whole, only once every frame is done.
+    """Run `predictor` on every frame of `source` (a video file, a folder of frames at `fps`, or a
+    `FrameSource` such as `CameraFrames`) and write `<output_dir>/<name>.mp4`, each frame as the
+    result draws it, and `<output_dir>/<name>.jsonl`, one line `{"frame": index, "time": seconds,
+    "result": result.to_json()}` per frame. `name` is the video's file stem or the folder's name
+    unless given. Frames go to the predictor `batch_size` at a time; `max_frames` stops after that
+    many. Neither file is replaced if it exists; both appear whole once every frame is done (a
+    camera's at Ctrl-C, with the frames so far).
     """
-    frames = source if isinstance(source, VideoFrames | FolderFrames) else open_frames(source, fps)
+    frames = open_frames(source, fps) if isinstance(source, str | Path) else source
     if batch_size < 1:
         raise InputError(f"batch_size must be >= 1, got {batch_size}")
+    if max_frames is not None and max_frames < 1:
+        raise InputError(f"max_frames must be >= 1, got {max_frames}")
     folder = Path(output_dir)
     writable_folder("output_dir", folder)
     stem = name or frames.name
@@ -68,22 +73,24 @@ def predict_video(
         if path.exists():
             raise InputError(f"{path} already exists (an earlier prediction?): choose another folder or name")
     folder.mkdir(parents=True, exist_ok=True)
-    count = 0
     with (
         atomic_path(results) as lines_path,
         open(lines_path, "w") as lines,
         video_writer(video, frames.fps, frames.size) as sink,
     ):
-        for batch in _batches(frames, batch_size):
-            found = predictor.predict([frame.image for frame in batch])
-            if len(found) != len(batch):
-                raise ValueError(f"the predictor gave {len(found)} results for {len(batch)} images")
-            for frame, result in zip(batch, found, strict=True):
-                sink.write(result.draw(frame.image))
-                line = {"frame": frame.index, "time": round(frame.time, 6), "result": result.to_json()}
-                lines.write(json.dumps(line) + "\n")
-            count += len(batch)
-    return VideoPrediction(video, results, count, frames.fps)
+        try:
+            for batch in _batches(islice(frames, max_frames), batch_size):
+                found = predictor.predict([frame.image for frame in batch])
+                if len(found) != len(batch):
+                    raise ValueError(f"the predictor gave {len(found)} results for {len(batch)} images")
+                for frame, result in zip(batch, found, strict=True):
+                    sink.write(result.draw(frame.image), frame.time)
+                    line = {"frame": frame.index, "time": round(frame.time, 6), "result": result.to_json()}
+                    lines.write(json.dumps(line) + "\n")
+        except KeyboardInterrupt:
+            if not frames.live or sink.count == 0:
+                raise
+    return VideoPrediction(video, results, sink.count, frames.fps)
 
 
 def _batches(frames: Iterable[Frame], size: int) -> Iterator[list[Frame]]:
