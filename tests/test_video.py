@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
 from typing import Any, ClassVar
@@ -19,7 +20,7 @@ from PIL import Image
 
 import hrnet_lit
 from hrnet_lit.cli import main
-from hrnet_lit.video import CameraFrames, FolderFrames, VideoFrames, predict_video
+from hrnet_lit.video import CameraFrames, FolderFrames, Frame, VideoFrames, predict_video
 
 FRAMES, HEIGHT, WIDTH, FPS = 8, 48, 64, 12
 
@@ -188,6 +189,18 @@ def empty(tmp: Path) -> Path:
     return tmp / "empty"
 
 
+class Shots:
+    """A `FrameSource` of given images at 10 fps (a camera that changes its resolution, here)."""
+
+    name, fps, live = "shots", Fraction(10), False
+
+    def __init__(self, images: list[np.ndarray]) -> None:
+        self.images, self.size = images, images[0].shape[:2]
+
+    def __iter__(self) -> Iterator[Frame]:
+        return (Frame(k, k / 10, image) for k, image in enumerate(self.images))
+
+
 API_CASES = [
     Case("missing", lambda t: lambda: VideoFrames(t / "nowhere.mp4"), r"video file .*nowhere\.mp4 not found"),
     Case("not a video", lambda t: lambda: VideoFrames(text_file(t)), r"cannot read video .*clip\.mp4"),
@@ -209,6 +222,11 @@ API_CASES = [
         "frame of another size",
         lambda t: lambda: list(FolderFrames(other_size(t), 5)),
         r"frame_1\.png is 66x48",
+    ),
+    Case(
+        "size changes",
+        lambda t: lambda: predict_video(FakePredictor(), Shots([square(0), square(1, 32, 32)]), t),
+        r"frame 1 of shots is 32x32, its first 64x48: a video has one size",
     ),
     Case("not an image", lambda t: lambda: FolderFrames(text_file(empty(t), "a.png").parent, 5), r"a\.png"),
     Case(
@@ -315,7 +333,9 @@ CLI_CASES = [
     ),
     cli_case("an image", ["--data.predict_dir=TMP/x.png"], r"x\.png is an image, not a video"),
     cli_case(
-        "folder without fps", ["--data.predict_dir=TMP", "--video.batch_size=1"], r"give its frame rate"
+        "folder without fps",
+        ["--data.predict_dir=TMP", "--video.batch_size=1"],
+        r"is a folder: --video\.fps=<rate> makes a video of it",
     ),
     cli_case("fps not a number", ["--video.fps=fast"], r"--video\.fps=fast must be a number"),
     cli_case("batch size 0", ["--video.batch_size=0"], r"--video\.batch_size=0 must be an integer >= 1"),

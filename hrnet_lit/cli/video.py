@@ -1,6 +1,7 @@
 """`hrnet-lit predict` on a video: when `--data.predict_dir` names a file (or `--video.fps` asks for a
-video from a folder of frames), the checkpoint's Python predictor (`hrnet_lit.load`) runs on every
-frame and `predict_video` writes `<output_dir>/<clip>.mp4` and `<output_dir>/<clip>.jsonl`.
+video from a folder of frames, or `--video.camera` names a camera), the checkpoint's Python predictor
+(`hrnet_lit.load`) runs on every frame and `predict_video` writes `<output_dir>/<clip>.mp4` and
+`<output_dir>/<clip>.jsonl`.
 
 This route does not go through the Lightning Trainer: the predictor is the same code that `predict` on
 images runs, and a clip is a stream of frames, not a dataset. It takes the flags below and refuses
@@ -145,6 +146,8 @@ def source_frames(source: Path, fps: float | None) -> FrameSource:
         raise InputError(
             f"data.predict_dir={source} is an image, not a video: predict on images takes their folder"
         )
+    if source.is_dir() and fps is None:
+        raise InputError(f"data.predict_dir={source} is a folder: --video.fps=<rate> makes a video of it")
     try:
         return open_frames(source, fps)
     except InputError as error:

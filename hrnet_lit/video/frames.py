@@ -45,7 +45,7 @@ class VideoFrames:
     """The frames of a video file, decoded by PyAV (FFmpeg inside its wheels) and turned upright as the
     file's display matrix says (a phone's portrait clip). The first frame is decoded when this is
     built, so a missing file, one that is no video, has no video stream or no frame that decodes is
-    refused before anything is predicted; a file cut short later is refused at that frame."""
+    refused before anything is predicted; a decoding error later names its frame."""
 
     live = False
 

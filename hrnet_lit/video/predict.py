@@ -84,6 +84,12 @@ def predict_video(
                 if len(found) != len(batch):
                     raise ValueError(f"the predictor gave {len(found)} results for {len(batch)} images")
                 for frame, result in zip(batch, found, strict=True):
+                    if frame.image.shape[:2] != frames.size:
+                        raise InputError(
+                            f"frame {frame.index} of {frames.name} is {frame.image.shape[1]}x"
+                            f"{frame.image.shape[0]}, its first {frames.size[1]}x{frames.size[0]}: "
+                            "a video has one size"
+                        )
                     sink.write(result.draw(frame.image), frame.time)
                     line = {"frame": frame.index, "time": round(frame.time, 6), "result": result.to_json()}
                     lines.write(json.dumps(line) + "\n")
