@@ -15,32 +15,14 @@ import av
 import numpy as np
 import pytest
 from bad_input import Case, refusal
-from helpers import fit
+from helpers import fit, square, write_clip
 from PIL import Image
 
 import hrnet_lit
 from hrnet_lit.cli import main
 from hrnet_lit.video import CameraFrames, FolderFrames, Frame, VideoFrames, predict_video
 
-FRAMES, HEIGHT, WIDTH, FPS = 8, 48, 64, 12
-
-
-def square(index: int, height: int = HEIGHT, width: int = WIDTH) -> np.ndarray:
-    """A grey background with a white square that moves 5 pixels right per frame."""
-    image = np.full((height, width, 3), 60, dtype=np.uint8)
-    image[16:32, 4 + 5 * index : 20 + 5 * index] = 255
-    return image
-
-
-def write_clip(path: Path, frames: int = FRAMES, fps: int = FPS) -> Path:
-    """A tiny H.264 clip written by PyAV directly (not by the code under test)."""
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream("libx264", rate=fps)
-        stream.height, stream.width, stream.pix_fmt = HEIGHT, WIDTH, "yuv420p"
-        for k in range(frames):
-            container.mux(stream.encode(av.VideoFrame.from_ndarray(square(k), format="rgb24")))
-        container.mux(stream.encode(None))
-    return path
+FRAMES, HEIGHT, WIDTH, FPS = 8, 48, 64, 12  # helpers.write_clip's
 
 
 def read_clip(path: Path) -> tuple[list[np.ndarray], Fraction]:
@@ -77,6 +59,7 @@ class FakePredictor:
 
     def predict(self, images: list[np.ndarray]) -> list[Marked]:
         assert all(i.dtype == np.uint8 and i.ndim == 3 and i.shape[2] == 3 for i in images)
+        assert all(i.flags.writeable for i in images), "a predictor may draw on the frame it is given"
         self.batches.append(len(images))
         return [Marked(image) for image in images]
 

@@ -132,7 +132,7 @@ class FolderFrames:
 
     def __iter__(self) -> Iterator[Frame]:
         for index, path in enumerate(self.paths):
-            image = np.asarray(read_rgb(path, "frame"))
+            image = np.array(read_rgb(path, "frame"))  # writable, as a decoded video frame is
             if image.shape[:2] != self.size:
                 raise InputError(
                     f"frame {path} is {image.shape[1]}x{image.shape[0]}, the first frame {self.paths[0]} "
