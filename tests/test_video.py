@@ -20,6 +20,7 @@ from PIL import Image
 
 import hrnet_lit
 from hrnet_lit.cli import main
+from hrnet_lit.cli.video import FLAGS
 from hrnet_lit.video import CameraFrames, FolderFrames, Frame, VideoFrames, predict_video
 
 FRAMES, HEIGHT, WIDTH, FPS = 8, 48, 64, 12  # helpers.write_clip's
@@ -469,3 +470,9 @@ def test_cli_predict_on_a_camera(
     assert len(lines(out / "camera0.jsonl")) == 3 and len(read_clip(out / "camera0.mp4")[0]) == 3
     with pytest.raises(SystemExit):
         main(["predict", *args, "--video.camera=1"])
+
+
+def test_cli_help_of_predict_on_a_video(capsys: pytest.CaptureFixture[str]) -> None:
+    main(["predict", "--data.predict_dir=clip.mp4", "--help"])
+    out = capsys.readouterr().out
+    assert all(f"--{key}" in out for key in FLAGS)

@@ -108,8 +108,17 @@ def device(accelerator: str) -> str:
     return _DEVICES[accelerator]
 
 
+def usage() -> str:
+    lines = ["usage: hrnet-lit predict --ckpt_path=FILE --data.predict_dir=VIDEO|FOLDER [flags]", ""]
+    lines += [f"  --{key:<27}{line}" for key, line in FLAGS.items()]
+    return "\n".join(lines)
+
+
 def main(args: list[str]) -> None:
     """`hrnet-lit predict` on a video (see the module docstring)."""
+    if "--help" in args or "-h" in args:
+        print(usage())
+        return
     values = video_flags(args)
     from hrnet_lit.common.atomic import writable_folder
     from hrnet_lit.video import CameraFrames, predict_video
