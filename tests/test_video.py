@@ -20,7 +20,7 @@ from PIL import Image
 
 import hrnet_lit
 from hrnet_lit.cli import main
-from hrnet_lit.cli.video import FLAGS
+from hrnet_lit.cli.video import FLAGS, is_video_predict
 from hrnet_lit.video import CameraFrames, FolderFrames, Frame, VideoFrames, predict_video
 
 FRAMES, HEIGHT, WIDTH, FPS = 8, 48, 64, 12  # helpers.write_clip's
@@ -475,3 +475,16 @@ def test_cli_help_of_predict_on_a_video(capsys: pytest.CaptureFixture[str]) -> N
     main(["predict", "--data.predict_dir=clip.mp4", "--help"])
     out = capsys.readouterr().out
     assert all(f"--{key}" in out for key in FLAGS)
+
+
+def test_which_predict_runs_on_a_video(tmp_path: Path) -> None:
+    """A folder of images stays `predict` on images unless a `--video.*` flag asks for a video."""
+    folder = write_frames(tmp_path / "images", [0])
+    text = text_file(tmp_path, "notes.txt")
+    assert not is_video_predict([f"--data.predict_dir={folder}"])
+    assert not is_video_predict(["--config", "configs/quickstart.yaml", "--data.predict_dir", str(folder)])
+    assert not is_video_predict(["--data.predict_dir=nowhere"])  # predict's own message: folder not found
+    assert is_video_predict([f"--data.predict_dir={folder}", "--video.fps=5"])
+    assert is_video_predict(["--data.init_args.predict_dir", str(tmp_path / "gone.MOV")])
+    assert is_video_predict([f"--data.predict_dir={text}"])  # a file: refused there as no video
+    assert is_video_predict(["--video.camera=0"])
