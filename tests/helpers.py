@@ -7,6 +7,8 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+import numpy as np
+
 from hrnet_lit.cli import main
 from hrnet_lit.models.config import BackboneConfig
 
@@ -134,3 +136,24 @@ def fit(args: list[str], tmp_path: Path) -> dict[str, float]:
     """`hrnet-lit fit *args`, logging under tmp_path: the last value logged for every metric."""
     main(["fit", *args, f"--trainer.logger.init_args.save_dir={tmp_path}"])
     return {column: float(value) for row in metric_rows(tmp_path) for column, value in row.items() if value}
+
+
+def square(index: int, height: int = 48, width: int = 64) -> np.ndarray:
+    """A video frame: a grey background with a white square that moves 5 pixels right per frame."""
+    image = np.full((height, width, 3), 60, dtype=np.uint8)
+    image[16:32, 4 + 5 * index : 20 + 5 * index] = 255
+    return image
+
+
+def write_clip(path: Path, frames: int = 8, fps: int = 12) -> Path:
+    """A tiny H.264 clip of `square` frames (48 x 64), written by PyAV directly, not by the code that
+    the tests check."""
+    import av
+
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=fps)
+        stream.height, stream.width, stream.pix_fmt = 48, 64, "yuv420p"
+        for k in range(frames):
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(square(k), format="rgb24")))
+        container.mux(stream.encode(None))
+    return path

@@ -27,9 +27,12 @@ from helpers import (
     LANDMARKS_FIT,
     POSE_FIT,
     SEGMENTATION_FIT,
+    square,
+    write_clip,
 )
 from PIL import Image
 
+import hrnet_lit
 from hrnet_lit.cli import main
 from hrnet_lit.segmentation import task as segmentation
 from hrnet_lit.tools.fit_config import parse_fit_args
@@ -180,6 +183,8 @@ def tiny_flags(argv: list[str]) -> list[str]:
     config = config_of(argv)
     if argv[0] == "export" and not config:
         return []  # a checkpoint's or the flags' network, exported by a stand-in (below)
+    if argv[0] == "predict" and not config:
+        return []  # predict on a video: the tiny fit's checkpoint and the tiny clip below
     (tiny,) = [flags for prefix, flags in TINY_BY_CONFIG.items() if config.startswith(prefix)]
     return tiny
 
@@ -268,6 +273,15 @@ def check_landmarks(out: str, exported: list[str]) -> None:
     assert Path("faces", "landmarks.json").read_text().startswith('[{"file_name": "x.png"')
 
 
+def check_video(out: str, exported: list[str]) -> None:
+    import av
+
+    for clip, frames in (("my_clip", 8), ("my_frames", 3)):
+        with av.open(f"video/{clip}.mp4") as container:
+            assert sum(1 for _ in container.decode(video=0)) == frames
+        assert len(Path("video", f"{clip}.jsonl").read_text().splitlines()) == frames
+
+
 def check_sweeps(out: str, exported: list[str]) -> None:
     assert "--trainer.max_steps=2" in out, "the smoke test's runs, printed with their extra flags"
     assert list(Path("outputs").glob("wandb/offline-run-*")), "the W&B logger, offline"
@@ -283,6 +297,7 @@ CHECKS: dict[str, Callable[[str, list[str]], None]] = {
     "instance.md": check_instance,
     "landmarks.md": check_landmarks,
     "sweeps.md": check_sweeps,
+    "video.md": check_video,
 }
 
 
@@ -293,6 +308,10 @@ def run_page(
     monkeypatch.chdir(tmp_path)
     (tmp_path / "configs").symlink_to(ROOT / "configs")
     write_image(tmp_path / "my_images" / "x.png")
+    write_clip(tmp_path / "my_clip.mp4")
+    (tmp_path / "my_frames").mkdir()
+    for k in range(3):
+        Image.fromarray(square(k)).save(tmp_path / "my_frames" / f"{k}.png")
     write_cityscapes(tmp_path / "data" / "cityscapes")
     exported: list[str] = []  # ONNX's exporter itself: tests/test_export.py
     monkeypatch.setattr(
@@ -340,8 +359,20 @@ def run_page(
     return "\n".join(out), exported
 
 
+# Predict on a video runs the Python predictors (`hrnet_lit.load`).
+NEEDS_PREDICTORS = pytest.mark.skipif(not hasattr(hrnet_lit, "load"), reason="no hrnet_lit.load yet")
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("page", [p for p in PAGES if p.name in CHECKS], ids=lambda p: p.name)
+@pytest.mark.parametrize(
+    "page",
+    [
+        pytest.param(p, marks=NEEDS_PREDICTORS if p.name == "video.md" else ())
+        for p in PAGES
+        if p.name in CHECKS
+    ],
+    ids=lambda p: p.name,
+)
 def test_doc_commands_run(
     page: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

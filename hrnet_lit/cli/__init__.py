@@ -11,6 +11,8 @@ import importlib
 import os
 import sys
 
+from hrnet_lit.cli.video import is_video_predict
+from hrnet_lit.cli.video import main as predict_video_main
 from hrnet_lit.errors import InputError, find_input_error, input_message
 
 # Commands that are not Trainer methods, each a module with `main(argv)`.
@@ -26,7 +28,7 @@ LIGHTNING_LINES = {
     "fit": "train, validating every epoch; keeps the best and the last checkpoint",
     "validate": "score a model (--ckpt_path) on the validation split",
     "test": "score a model (--ckpt_path) on the test split",
-    "predict": "write a colour mask per image of --data.predict_dir",
+    "predict": "write a colour mask per image of --data.predict_dir (a video: see docs/video.md)",
 }
 TOOL_LINES = {
     "summary": "parameters and multiply-accumulates of a network, before training it",
@@ -87,6 +89,8 @@ def run(argv: list[str] | None = None) -> None:
         check_config_files(args)
         if args and args[0] in TOOLS:
             importlib.import_module(TOOLS[args[0]]).main(args[1:])
+        elif args[0] == "predict" and is_video_predict(args[1:]):
+            predict_video_main(args[1:])
         else:
             from hrnet_lit.cli.app import lightning_cli
 
