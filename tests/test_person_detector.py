@@ -180,6 +180,35 @@ def test_an_image_with_no_person_gets_no_skeleton(tmp_path: Path) -> None:
         assert np.array_equal(np.array(drawn), np.array(Image.open(folder / "dark.png")))
 
 
+def test_evaluation_crops_the_detector_boxes(tmp_path: Path) -> None:
+    """validate / test crop the detector's boxes on each image instead of the ground truth's."""
+
+    def one_box(images: list[torch.Tensor]) -> list[dict[str, torch.Tensor]]:
+        return [
+            {
+                "boxes": torch.tensor([[4.0, 6.0, 30.0, 50.0], [1.0, 1.0, 9.0, 9.0]]),
+                "labels": torch.tensor([1, 2]),  # the second is no person
+                "scores": torch.tensor([0.7, 0.9]),
+            }
+            for _ in images
+        ]
+
+    data = SyntheticPoseDataModule(
+        num_val=2, image_size=(64, 64), input_size=(64, 48), person_detector="stub"
+    )
+    data._detector = PersonDetector(one_box, person_label=1)
+    persons = data.build_dataset("val").persons
+    assert data.uses_detections
+    assert [(p.image_id, p.box.tolist(), p.score) for p in persons] == [
+        (1, [4.0, 6.0, 26.0, 44.0], pytest.approx(0.7)),
+        (2, [4.0, 6.0, 26.0, 44.0], pytest.approx(0.7)),
+    ]
+    data._detector = PersonDetector(one_box, person_label=1, image_thre=0.8, source="det.ckpt")
+    data._sets.clear()
+    with pytest.raises(InputError, match=r"person_detector: det\.ckpt.*nothing to score"):
+        data.build_dataset("val")
+
+
 @pytest.mark.slow
 def test_figures_detector_feeds_pose_predict(tmp_path: Path) -> None:
     """Tiny figures-detector fit -> pose predict with it -> keypoints.json, whose persons sit in the
@@ -204,6 +233,15 @@ def test_figures_detector_feeds_pose_predict(tmp_path: Path) -> None:
     ])  # fmt: skip
     results = json.loads((out / "keypoints.json").read_text())
     detector = load_person_detector(ckpt)
+    data = SyntheticPoseDataModule(input_size=(64, 48), person_detector=str(ckpt), predict_dir=str(folder))
+    items = data.predict_dataloader().dataset.items
+    crops = [(k, *box.tolist(), score) for k, box, score in items if box is not None]
+    found = [
+        (k, x1, y1, x2 - x1, y2 - y1, s)
+        for k in range(2)
+        for x1, y1, x2, y2, s in detector(figure(k)).tolist()
+    ]
+    assert found and len(crops) == len(found) and np.allclose(crops, found, atol=1e-4), "the detector's boxes"
     assert results
     for k in range(2):
         boxes = detector(figure(k))
