@@ -229,7 +229,8 @@ def test_figures_detector_feeds_pose_predict(tmp_path: Path) -> None:
     pose = ["--config=configs/pose/quickstart.yaml", "--model.backbone.width=8", "--data.input_size=[64,48]"]
     main([
         "predict", *pose, "--trainer.enable_progress_bar=false", f"--data.predict_dir={folder}",
-        f"--data.person_detector={ckpt}", f"--predict_writer.output_dir={out}",
+        f"--trainer.logger.init_args.save_dir={tmp_path}", f"--data.person_detector={ckpt}",
+        f"--predict_writer.output_dir={out}",
     ])  # fmt: skip
     results = json.loads((out / "keypoints.json").read_text())
     detector = load_person_detector(ckpt)
