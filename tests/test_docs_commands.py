@@ -239,6 +239,8 @@ def check_pose(out: str, exported: list[str]) -> None:
     assert "28,536,113" in out or "28536113" in out, "summary of the official W32 256x192 recipe"
     assert "28,536,080" in out or "28536080" in out, "summary of the official MPII W32 recipe"
     assert Path("poses", "keypoints.json").is_file()
+    assert checkpoint("detection_figures").is_file(), "the figures detector that pose takes"
+    assert Path("poses_detected", "keypoints.json").is_file(), "pose predict with the detector's boxes"
 
 
 def check_classification(out: str, exported: list[str]) -> None:

@@ -8,11 +8,13 @@ from hrnet_lit.detection.data.datamodules import (
     SyntheticDetectionDataModule,
 )
 from hrnet_lit.detection.data.dataset import DetectionDataset
+from hrnet_lit.detection.data.figures import FIGURE_CLASSES, SyntheticFigureBoxes, SyntheticFiguresDataModule
 from hrnet_lit.detection.data.synthetic import SHAPE_CLASSES, SyntheticBoxes
 from hrnet_lit.detection.data.transforms import DetectionTransform, RawSample, collate_detection
 
 __all__ = [
     "COCO_LAYOUT",
+    "FIGURE_CLASSES",
     "SHAPE_CLASSES",
     "CocoDataModule",
     "CocoDetection",
@@ -23,5 +25,7 @@ __all__ = [
     "RawSample",
     "SyntheticBoxes",
     "SyntheticDetectionDataModule",
+    "SyntheticFigureBoxes",
+    "SyntheticFiguresDataModule",
     "collate_detection",
 ]

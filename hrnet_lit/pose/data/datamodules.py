@@ -13,15 +13,18 @@ from torch.utils.data import DataLoader
 
 from hrnet_lit.common.datamodule import check_synthetic
 from hrnet_lit.common.files import require_dir
+from hrnet_lit.common.images import ImageFolderPredict
+from hrnet_lit.errors import InputError
 from hrnet_lit.pose.codec import HeatmapCodec, data_codec
 from hrnet_lit.pose.contract import PoseArgs
 from hrnet_lit.pose.data.coco import coco_from_dict, gt_persons, image_loader, keypoint_category, read_coco
 from hrnet_lit.pose.data.dataset import PosePredictFolder, TopDownDataset
 from hrnet_lit.pose.data.heatmap_datamodule import HeatmapDataModule
 from hrnet_lit.pose.data.keypoints import COCO_SPEC, KeypointSpec, spec_from_category
-from hrnet_lit.pose.data.person_boxes import detected_persons
+from hrnet_lit.pose.data.person_boxes import detected_persons, detector_boxes_by_stem, detector_persons
 from hrnet_lit.pose.data.synthetic import HALF_BODY_MIN_JOINTS, SyntheticPoses
 from hrnet_lit.pose.data.transforms import Augmentation, TopDownTransform
+from hrnet_lit.pose.person_detector import IMAGE_THRE, PersonDetector, load_person_detector
 
 
 class PoseDataModule(HeatmapDataModule):
@@ -43,6 +46,10 @@ class PoseDataModule(HeatmapDataModule):
         person_boxes: COCO detections json whose person boxes replace the ground-truth ones in
             validation and test (as the official detector-box evaluation) and give predict its boxes
             (an image with none gets no skeleton).
+        person_detector: instead of `person_boxes`, a detector file that finds them: a `hrnet-lit fit`
+            detection checkpoint or torchvision Faster R-CNN weights (`load_person_detector`), run
+            over the split's or the predict folder's images before the first crop.
+        detector_device: where `person_detector` runs.
         image_thre: detections scoring below it are dropped, in evaluation and predict (official 0.0).
         predict_dir: folder of images for `predict`.
     """
@@ -64,7 +71,9 @@ class PoseDataModule(HeatmapDataModule):
         flip_prob: float = 0.5,
         half_body_prob: float = 0.3,
         person_boxes: str | None = None,
-        image_thre: float = 0.0,
+        person_detector: str | None = None,
+        detector_device: str = "cpu",
+        image_thre: float = IMAGE_THRE,
         predict_dir: str | None = None,
     ) -> None:
         super().__init__(input_size, batch_size, num_workers, predict_dir)
@@ -72,8 +81,16 @@ class PoseDataModule(HeatmapDataModule):
         self.augmentation = Augmentation(
             scale_factor, rotation_factor, rotation_prob, flip_prob, half_body_prob, self.half_body_min_joints
         )
+        if person_boxes is not None and person_detector is not None:
+            raise InputError(
+                f"data.person_boxes={person_boxes} and data.person_detector={person_detector}: "
+                "give one source of person boxes"
+            )
         self.person_boxes = person_boxes
+        self.person_detector = person_detector
+        self.detector_device = detector_device
         self.image_thre = image_thre
+        self._detector: PersonDetector | None = None
 
     @property
     @abstractmethod
@@ -107,7 +124,16 @@ class PoseDataModule(HeatmapDataModule):
     @property
     def uses_detections(self) -> bool:
         """Whether evaluation crops come from a detector (then OKS NMS removes duplicate persons)."""
-        return self.person_boxes is not None
+        return self.person_boxes is not None or self.person_detector is not None
+
+    def detector(self) -> PersonDetector:
+        """The `person_detector`, loaded once."""
+        if self._detector is None:
+            assert self.person_detector is not None
+            self._detector = load_person_detector(
+                self.person_detector, self.image_thre, self.detector_device, key="data.person_detector"
+            )
+        return self._detector
 
     def transform(self, train: bool) -> TopDownTransform:
         return TopDownTransform(
@@ -122,7 +148,16 @@ class PoseDataModule(HeatmapDataModule):
         """The crops of `split`: ground-truth persons, or in evaluation the detector's boxes."""
         coco = self.ground_truth(split)
         aspect = self.input_size[1] / self.input_size[0]
-        if split != "train" and self.person_boxes is not None:
+        if split != "train" and self.person_detector is not None:
+            persons = detector_persons(
+                self.detector(),
+                coco,
+                self.image_loader(split),
+                self.spec.num_joints,
+                aspect,
+                "data.person_detector",
+            )
+        elif split != "train" and self.person_boxes is not None:
             persons = detected_persons(
                 Path(self.person_boxes),
                 coco,
@@ -147,6 +182,19 @@ class PoseDataModule(HeatmapDataModule):
         return f"{split} annotations"
 
     def predict_dataloader(self) -> DataLoader:
+        """The predict folder's person crops: the boxes of `person_detector` or `person_boxes` on each
+        image, or the whole image as one person when neither is given."""
+        if self.person_detector is not None:
+            detector = self.detector()
+
+            def detected(path: str) -> PosePredictFolder:
+                paths = ImageFolderPredict(path).paths
+                boxes = detector_boxes_by_stem(detector, paths)
+                transform = self.transform(False)
+                return PosePredictFolder(path, transform, self.spec.num_joints, boxes, "data.person_detector")
+
+            dataset = self.predict_images(detected)
+            return DataLoader(dataset, batch_size=self.batch_size, **self._loader_options())
         return self.predict_loader(
             lambda path, boxes: PosePredictFolder(path, self.transform(False), self.spec.num_joints, boxes),
             self.person_boxes,

@@ -41,7 +41,7 @@ class PosePredictFolder(Dataset[dict[str, Any]]):
     """Every person box of every image in a folder. Without `boxes`, the whole image is one person.
     With `boxes` (file stem -> list of (x, y, w, h, score), a detector's), an image none is listed for
     has no person: it is served once, flagged `person` False, so that `predict` still writes it, with
-    no skeleton drawn."""
+    no skeleton drawn. `source` (the boxes' config key) names them in the warning that no image has one."""
 
     def __init__(
         self,
@@ -49,6 +49,7 @@ class PosePredictFolder(Dataset[dict[str, Any]]):
         transform: TopDownTransform,
         num_joints: int,
         boxes: dict[str, list[list[float]]] | None = None,
+        source: str = "data.person_boxes",
     ) -> None:
         self.paths = ImageFolderPredict(root).paths
         self.transform = transform
@@ -62,7 +63,7 @@ class PosePredictFolder(Dataset[dict[str, Any]]):
         self.whole_image = boxes is None
         if boxes is not None and all(box is None for _, box, _ in self.items):
             rank_zero_warn(
-                f"data.person_boxes: no person box scoring >= data.image_thre is on an image of {root}; "
+                f"{source}: no person box scoring >= data.image_thre is on an image of {root}; "
                 "every image is written without a skeleton"
             )
 

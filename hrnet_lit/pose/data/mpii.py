@@ -202,8 +202,9 @@ class MPIIDataModule(PoseDataModule):
         **kwargs: Any,
     ) -> None:
         super().__init__(input_size=input_size, half_body_prob=half_body_prob, **kwargs)
-        if self.person_boxes is not None:
-            raise InputError("data.person_boxes: MPII is evaluated on its annotated persons, not detections")
+        if self.uses_detections:
+            key = "person_boxes" if self.person_boxes is not None else "person_detector"
+            raise InputError(f"data.{key}: MPII is evaluated on its annotated persons, not detections")
         self.root = Path(root)
         self.annotations = {"train": train_annotations, "val": val_annotations}
         self.val_ground_truth = val_ground_truth

@@ -1,5 +1,6 @@
 """Person boxes from a detector: a COCO results json (`[{image_id, category_id, bbox, score}]`, or
-`file_name` instead of `image_id` for a predict folder), checked entry by entry when it is read.
+`file_name` instead of `image_id` for a predict folder), checked entry by entry when it is read, or a
+`PersonDetector` run over the images (`hrnet_lit.pose.person_detector`).
 
 A box of zero or negative size has no crop (its affine map is singular), so it is refused with the
 file, the detection's position and its image, as is a value of the wrong type or a non-finite number.
@@ -8,16 +9,24 @@ file, the detection's position and its image, as is a value of the wrong type or
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+from PIL import Image
 from pycocotools.coco import COCO
 
+from hrnet_lit.common.files import read_rgb
 from hrnet_lit.common.json_fields import Fields, read_json_file, shown
+from hrnet_lit.common.normalize import image_tensor
 from hrnet_lit.errors import InputError
 from hrnet_lit.pose.affine import box_to_center_scale
 from hrnet_lit.pose.data.transforms import Person
+
+if TYPE_CHECKING:
+    from hrnet_lit.pose.person_detector import PersonDetector
 
 log = logging.getLogger(__name__)
 
@@ -93,8 +102,45 @@ def detected_persons(
     `image_thre` (the official `_load_coco_person_detection_results`). None left is an error: the
     split would be scored on no crop at all."""
     category = next(c for c in coco.dataset["categories"] if c.get("keypoints"))["id"]
-    where = f"{key}: {path}"
     people = [det for det in read_person_boxes(path, key) if det.category_id in (None, category)]
+    return boxes_to_persons(people, coco, num_joints, aspect_ratio, image_thre, f"{key}: {path}")
+
+
+def detector_persons(
+    detector: PersonDetector,
+    coco: COCO,
+    load: Callable[[int], Image.Image],
+    num_joints: int,
+    aspect_ratio: float,
+    key: str,
+) -> list[Person]:
+    """The boxes `detector` finds on each of `coco`'s images (`load(image_id)`), as the persons to
+    crop: the official evaluation with detected boxes, the detector run here instead of beforehand."""
+    people: list[PersonBox] = []
+    for image_id in sorted(coco.imgs):
+        for x1, y1, x2, y2, score in detector(image_tensor(np.array(load(image_id)))).tolist():
+            people.append(PersonBox(len(people), image_id, None, None, (x1, y1, x2 - x1, y2 - y1), score))
+    return boxes_to_persons(
+        people, coco, num_joints, aspect_ratio, detector.image_thre, f"{key}: {detector.source}"
+    )
+
+
+def detector_boxes_by_stem(detector: PersonDetector, paths: list[Path]) -> dict[str, list[list[float]]]:
+    """The boxes `detector` finds on each image file, as `boxes_by_stem` gives a json's: [x, y, w, h,
+    score] by file stem; a file with no person has no entry."""
+    grouped: dict[str, list[list[float]]] = {}
+    for path in paths:
+        found = detector(image_tensor(np.array(read_rgb(path)))).tolist()
+        if found:
+            grouped[stem_of(path.name)] = [[x1, y1, x2 - x1, y2 - y1, s] for x1, y1, x2, y2, s in found]
+    return grouped
+
+
+def boxes_to_persons(
+    people: list[PersonBox], coco: COCO, num_joints: int, aspect_ratio: float, image_thre: float, where: str
+) -> list[Person]:
+    """The detections (of the person category) on `coco`'s images scoring at least `image_thre`, as
+    crops; `where` names their source in errors."""
     persons = []
     for det in people:
         if det.score < image_thre:
@@ -119,5 +165,5 @@ def detected_persons(
             f"{where}: {found}, and crops need a score >= data.image_thre={image_thre}: "
             "there would be nothing to score"
         )
-    log.info("%s: %d person boxes scoring >= %s", path, len(persons), image_thre)
+    log.info("%s: %d person boxes scoring >= %s", where, len(persons), image_thre)
     return persons
