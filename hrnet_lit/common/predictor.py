@@ -193,8 +193,10 @@ def load(
         raise InputError(f"batch_size={batch_size} must be >= 1")
     settings = Settings(torch.device(device), PRECISIONS[precision], batch_size)
     path = Path(path)
+    if not path.exists():
+        raise MissingInputError(f"hrnet_lit.load: {path} not found")
     if not path.is_file():
-        raise MissingInputError(f"hrnet_lit.load: {path} is not a file")
+        raise InputError(f"hrnet_lit.load: {path} is not a file (expected a checkpoint or weights file)")
     checkpoint = _lightning_checkpoint(path, read_checkpoint)
     run_config = _run_config(config, path if checkpoint is not None else None)
     data = _data_module(run_config, checkpoint)

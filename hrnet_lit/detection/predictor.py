@@ -1,5 +1,5 @@
-"""Detection from Python: boxes (x1, y1, x2, y2 in the image's pixels), labels and scores per image, and
-masks where the task is instance segmentation. The detector resizes and normalises inside (torchvision's
+"""Detection from Python: boxes (x1, y1, x2, y2 in the image's pixels), labels and scores per image
+(`hrnet_lit.instance.predictor` adds the masks). The detector resizes and normalises inside (torchvision's
 transform, as in training); `predict_step` calls the same `detect`."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 from torch import Tensor
-from torchvision.utils import draw_bounding_boxes, draw_segmentation_masks
+from torchvision.utils import draw_bounding_boxes
 
 from hrnet_lit.common.palette import make_palette
 from hrnet_lit.common.predictor import Predictor
@@ -43,18 +43,17 @@ def draw_boxes(
 @dataclass
 class DetectionResult:
     """One image's detections, best first: `boxes` (D, 4: x1, y1, x2, y2, image pixels), `labels` (D,:
-    1 ... K, named by `class_names[label - 1]`), `scores` (D,), and for instance segmentation `masks`
-    (D, H, W) bool. `draw` shows those scoring at least `draw_score_thresh`."""
+    1 ... K, named by `class_names[label - 1]`) and `scores` (D,). `draw` shows those scoring at least
+    `draw_score_thresh`."""
 
     boxes: np.ndarray
     labels: np.ndarray
     scores: np.ndarray
     class_names: list[str]
     draw_score_thresh: float
-    masks: np.ndarray | None = None
 
     def to_json(self) -> dict[str, Any]:
-        """`objects`: per detection `box`, `label`, `name`, `score` (and `mask` as COCO RLE)."""
+        """`objects`: per detection its `box`, `label`, `name` and `score`."""
         objects = [
             {
                 "box": box.tolist(),
@@ -64,43 +63,35 @@ class DetectionResult:
             }
             for box, label, score in zip(self.boxes, self.labels, self.scores, strict=True)
         ]
-        if self.masks is not None:
-            from hrnet_lit.instance.writer import encode_masks
-
-            for found, rle in zip(objects, encode_masks(torch.from_numpy(self.masks)), strict=True):
-                found["mask"] = rle
-        return {"task": "instance" if self.masks is not None else "detection", "objects": objects}
+        return {"task": "detection", "objects": objects}
 
     def draw(self, image: np.ndarray) -> np.ndarray:
-        """The (H, W, 3) uint8 image with the detections scoring at least `draw_score_thresh`: masks
-        blended in and boxes drawn in their class's colour, labelled with class name and score."""
-        shown = self.scores >= self.draw_score_thresh
+        """The (H, W, 3) uint8 image with the boxes scoring at least `draw_score_thresh`, in their
+        class's colour, labelled with class name and score."""
         pixels = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)
-        labels = torch.from_numpy(self.labels[shown])
-        if self.masks is not None and shown.any():
-            palette = class_colours(len(self.class_names))
-            colours = [palette[k - 1] for k in labels.tolist()]
-            masks = torch.from_numpy(self.masks[shown])
-            pixels = draw_segmentation_masks(pixels, masks, alpha=0.5, colors=colours)
-        boxes, scores = torch.from_numpy(self.boxes[shown]), torch.from_numpy(self.scores[shown])
-        return draw_boxes(pixels, boxes, labels, self.class_names, scores)
+        return self.draw_boxes(pixels, self.scores >= self.draw_score_thresh)
+
+    def draw_boxes(self, pixels: Tensor, shown: np.ndarray) -> np.ndarray:
+        """`draw_boxes` of the `shown` detections on uint8 `pixels` (3, H, W)."""
+        boxes, labels = torch.from_numpy(self.boxes[shown]), torch.from_numpy(self.labels[shown])
+        return draw_boxes(pixels, boxes, labels, self.class_names, torch.from_numpy(self.scores[shown]))
 
 
-def detect(task: DetectionTask, images: list[Tensor]) -> list[DetectionResult]:
-    """The detections of uint8 images (3, H, W each, any sizes): 0-1 floats into the detector."""
+def detect(
+    task: DetectionTask, images: list[Tensor], result: type[DetectionResult] = DetectionResult
+) -> list[DetectionResult]:
+    """The detections of uint8 images (3, H, W each, any sizes): 0-1 floats into the detector. Each
+    becomes a `result` with what the detector gives (`masks` too, for instance segmentation)."""
     found = task([image.float() / 255.0 for image in images])
     results = []
     for one in found:
-        masks = one.get("masks")
+        given = {key: value.cpu().numpy() for key, value in one.items()}
+        given["boxes"], given["scores"] = (
+            given["boxes"].astype(np.float32),
+            given["scores"].astype(np.float32),
+        )
         results.append(
-            DetectionResult(
-                one["boxes"].float().cpu().numpy(),
-                one["labels"].cpu().numpy(),
-                one["scores"].float().cpu().numpy(),
-                list(task.class_names),
-                task.draw_score_thresh,
-                None if masks is None else masks.cpu().numpy(),
-            )
+            result(class_names=list(task.class_names), draw_score_thresh=task.draw_score_thresh, **given)
         )
     return results
 
@@ -113,4 +104,4 @@ class DetectionPredictor(Predictor[DetectionResult]):
     task: DetectionTask
 
     def predict_batch(self, images: Tensor, arrays: list[np.ndarray]) -> list[DetectionResult]:
-        return detect(self.task, list(images))
+        return detect(self.task, list(images), self.task.result_type)

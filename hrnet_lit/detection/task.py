@@ -17,7 +17,7 @@ from hrnet_lit.common.task import TRAIN_METRICS, HRNetTask
 from hrnet_lit.detection import network
 from hrnet_lit.detection.contract import DETECTION_CONTRACT
 from hrnet_lit.detection.detector import DetectorConfig, DetHead
-from hrnet_lit.detection.predictor import detect, draw_boxes
+from hrnet_lit.detection.predictor import DetectionResult, detect, draw_boxes
 from hrnet_lit.errors import InputError
 from hrnet_lit.models.config import BackboneConfig
 
@@ -75,6 +75,7 @@ class DetectionTask(HRNetTask):
     # (torchmetrics' key prefix, ours) per iou type; torchmetrics prefixes none where there is one type.
     map_prefixes: tuple[tuple[str, str], ...] = (("", ""),)
     train_keys = ("boxes", "labels")  # what the detector's training forward takes of a target
+    result_type: type[DetectionResult] = DetectionResult  # what `predict` gives per image
 
     build_network = staticmethod(network.build_network)
 
@@ -185,7 +186,8 @@ class DetectionTask(HRNetTask):
     ) -> dict[str, Any]:
         """uint8 images (3 x H x W each) -> their results, as the Python predictor's."""
         images, paths, image_ids = batch
-        return {"results": detect(self, images), "images": images, "paths": paths, "image_ids": image_ids}
+        found = detect(self, images, self.result_type)
+        return {"results": found, "images": images, "paths": paths, "image_ids": image_ids}
 
     def on_predict_start(self) -> None:
         self._results = []

@@ -20,6 +20,7 @@ from hrnet_lit.errors import InputError
 from hrnet_lit.instance import network
 from hrnet_lit.instance.contract import INSTANCE_CONTRACT
 from hrnet_lit.instance.detector import MaskRCNNConfig
+from hrnet_lit.instance.predictor import InstanceResult
 from hrnet_lit.instance.writer import ImageIds, overlay_masks, results
 from hrnet_lit.models.config import BackboneConfig
 
@@ -60,6 +61,7 @@ class InstanceTask(DetectionTask):
     iou_type = ("bbox", "segm")
     map_prefixes = _PREFIX
     train_keys = ("boxes", "labels", "masks")
+    result_type = InstanceResult
 
     build_network = staticmethod(network.build_network)
 

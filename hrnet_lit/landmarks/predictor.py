@@ -36,7 +36,7 @@ def draw_points(image: Image.Image, points: np.ndarray, colour: tuple[int, int, 
 @dataclass
 class LandmarkResult:
     """One image's faces: `landmarks` (F, K, 2) and their `scores` (F, K: heatmap maxima) in the image's
-    pixels, and each face's `boxes` (F, 4: x1, y1, x2, y2)."""
+    pixels, and each face's `boxes` (F, 4: x1, y1, x2, y2); F = 0 where no face box was given."""
 
     landmarks: np.ndarray
     scores: np.ndarray
@@ -130,7 +130,8 @@ class LandmarkPredictor(Predictor[LandmarkResult]):
             points.append(found.cpu())
             scores.append(score.float().cpu())
         owner = np.array(owners, dtype=int)
-        all_points, all_scores = torch.cat(points).numpy(), torch.cat(scores).numpy()
+        all_points = torch.cat(points).numpy() if points else np.zeros((0, num, 2), np.float32)
+        all_scores = torch.cat(scores).numpy() if scores else np.zeros((0, num), np.float32)
         return [
             LandmarkResult(all_points[owner == k], all_scores[owner == k], _xyxy(faces[k]))
             for k in range(len(arrays))
@@ -142,10 +143,9 @@ def _faces(array: np.ndarray, boxes: Any, index: int) -> np.ndarray:
     if boxes is None:
         return np.array([[0.0, 0.0, float(array.shape[1]), float(array.shape[0])]])
     found = np.asarray(boxes, dtype=np.float64)
-    if found.ndim != 2 or found.shape[1] not in (4, 5) or len(found) == 0 or not np.isfinite(found).all():
+    if found.ndim != 2 or found.shape[1] not in (4, 5) or not np.isfinite(found).all():
         raise InputError(
-            f"boxes of image {index}: expected (n, 4) finite x1, y1, x2, y2 with n >= 1, "
-            f"got shape {found.shape}"
+            f"boxes of image {index}: expected (n, 4) finite x1, y1, x2, y2, got shape {found.shape}"
         )
     size = found[:, 2:4] - found[:, :2]
     if (size <= 0).any():
