@@ -104,8 +104,9 @@ class Settings:
 class Predictor(Generic[R]):
     """A task's model in eval mode on `device`, with `predict(images)`: one result per image.
 
-    A subclass sets `task_kind` and writes `predict_arrays` (the results of (H, W, 3) uint8 images). The
-    default groups images of one size into batches (`predict_batch` of uint8 (N, 3, H, W) on the device).
+    A subclass sets `task_kind` and writes `predict_batch` (the results of uint8 (N, 3, H, W) images of
+    one size on the device), or `predict_arrays` (of a list of (H, W, 3) uint8 arrays) where it batches
+    otherwise (crops). `data` is the run's data module, where a subclass needs its settings.
     """
 
     task_kind: ClassVar[str]
@@ -115,7 +116,6 @@ class Predictor(Generic[R]):
             raise InputError(f"{type(self).__qualname__} predicts {self.task_kind}, not {task.kind}")
         self.task = task.to(settings.device).eval()
         self.settings = settings
-        self.data = data
 
     @property
     def device(self) -> torch.device:
@@ -151,13 +151,13 @@ class Predictor(Generic[R]):
         results: list[R | None] = [None] * len(arrays)
         for group in same_size_batches([a.shape for a in arrays], self.settings.batch_size):
             batch = torch.from_numpy(np.stack([arrays[k] for k in group])).permute(0, 3, 1, 2)
-            found = self.predict_batch(batch.to(self.device), [arrays[k] for k in group])
+            found = self.predict_batch(batch.to(self.device))
             for k, result in zip(group, found, strict=True):
                 results[k] = result
         return results  # type: ignore[return-value]
 
-    def predict_batch(self, images: Tensor, arrays: list[np.ndarray]) -> list[R]:
-        """Results of uint8 images (N, 3, H, W) of one size on the device (`arrays`: the same on the CPU)."""
+    def predict_batch(self, images: Tensor) -> list[R]:
+        """Results of uint8 images (N, 3, H, W) of one size on the device."""
         raise NotImplementedError(f"{type(self).__qualname__} predicts whole lists only")
 
 

@@ -103,5 +103,5 @@ class DetectionPredictor(Predictor[DetectionResult]):
     task_kind = "detection"
     task: DetectionTask
 
-    def predict_batch(self, images: Tensor, arrays: list[np.ndarray]) -> list[DetectionResult]:
+    def predict_batch(self, images: Tensor) -> list[DetectionResult]:
         return detect(self.task, list(images), self.task.result_type)

@@ -88,5 +88,5 @@ class SegmentationPredictor(Predictor[SegmentationResult]):
         given = getattr(data, "palette", None)
         self.palette = np.asarray(given if given is not None else make_palette(task.hparams.num_classes))
 
-    def predict_batch(self, images: Tensor, arrays: list[np.ndarray]) -> list[SegmentationResult]:
+    def predict_batch(self, images: Tensor) -> list[SegmentationResult]:
         return segment(self.task, images, self.palette, self.probs)
