@@ -19,10 +19,10 @@ from hrnet_lit.classification.data.folder import ClassificationFolder
 from hrnet_lit.cli import main
 from hrnet_lit.common.files import read_rgb
 from hrnet_lit.common.images import ImageFolderPredict
-from hrnet_lit.common.normalize import denormalize
 from hrnet_lit.detection.data import CocoDetection, CocoFormatDataModule
 from hrnet_lit.detection.data.datamodules import numbered
 from hrnet_lit.detection.detector import DetectorConfig
+from hrnet_lit.detection.predictor import DetectionResult
 from hrnet_lit.detection.task import DetectionTask
 from hrnet_lit.errors import InputError
 from hrnet_lit.pose.data import COCOKeypointsDataModule, SyntheticPoseDataModule
@@ -48,9 +48,9 @@ def test_a_16_bit_grey_png_reads_scaled_not_clipped_in_every_reader(tmp_path: Pa
         and np.array_equal(rgb[..., 0], EXPECTED)
         and (rgb[..., 1] == rgb[..., 0]).all()
     )
-    # The predict folder every task shares (normalised; undone to compare).
+    # The predict folder every task shares (uint8, normalised by the task).
     image, _ = ImageFolderPredict(tmp_path / "predict")[0]
-    assert np.abs(denormalize(image)[..., 0].astype(int) - EXPECTED).max() <= 1
+    assert image.dtype == torch.uint8 and np.array_equal(image[0].numpy(), EXPECTED)
     # Classification's class folders.
     grey16(tmp_path / "cls" / "train" / "a" / "0.png")
     folder = ClassificationFolder(tmp_path / "cls" / "train", ("a",))
@@ -129,14 +129,16 @@ def test_detections_json_takes_coco_image_ids(tmp_path: Path) -> None:
         TINY_DETECTION, num_classes=2, category_ids=[3, 7], detector=DetectorConfig(min_size=32, max_size=32)
     )
     task.on_predict_start()
-    found = {
-        "boxes": torch.tensor([[1.0, 2.0, 11.0, 22.0]]),
-        "labels": torch.tensor([2]),
-        "scores": torch.tensor([0.8]),
-    }
+    found = DetectionResult(
+        np.array([[1.0, 2.0, 11.0, 22.0]], np.float32),
+        np.array([2]),
+        np.array([0.8], np.float32),
+        ["a", "b"],
+        0.5,
+    )
     prediction = {
-        "detections": [found],
-        "images": [torch.zeros(3, 48, 64)],
+        "results": [found],
+        "images": [torch.zeros(3, 48, 64, dtype=torch.uint8)],
         "paths": names[:1],
         "image_ids": ids[:1],
     }

@@ -28,7 +28,7 @@ from hrnet_lit.common.checkpoint_file import read_checkpoint
 from hrnet_lit.common.contracts import DataContract, TaskData
 from hrnet_lit.common.datamodule import TaskDataModule
 from hrnet_lit.common.images import ImageFolderPredict
-from hrnet_lit.common.normalize import normalize
+from hrnet_lit.common.normalize import normalize, normalize_batch
 from hrnet_lit.common.task import HRNetTask
 from hrnet_lit.errors import InputError
 from hrnet_lit.models import HRNetModel, V1Head
@@ -104,7 +104,8 @@ class CoverageTask(HRNetTask):
         self.val_mae.reset()
 
     def predict_step(self, batch: tuple[torch.Tensor, list[str]], batch_idx: int) -> dict[str, Any]:
-        return {"values": self(batch[0]).clamp(*self.data.target_range), "paths": batch[1]}
+        images = normalize_batch(batch[0])  # the predict folder hands uint8 images
+        return {"values": self(images).clamp(*self.data.target_range), "paths": batch[1]}
 
     def on_predict_epoch_start(self) -> None:
         self._rows: list[list[Any]] = []

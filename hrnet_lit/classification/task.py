@@ -8,7 +8,6 @@ from typing import Any
 
 import numpy as np
 import torch
-from PIL import Image, ImageDraw
 from timm.loss import SoftTargetCrossEntropy
 from torch import nn
 from torchmetrics import MetricCollection
@@ -18,6 +17,7 @@ from hrnet_lit.classification import network
 from hrnet_lit.classification.contract import CLASSIFICATION_CONTRACT
 from hrnet_lit.classification.mixing import BatchMixing
 from hrnet_lit.classification.network import ClsHeadName
+from hrnet_lit.classification.predictor import TOP_K, caption, classify
 from hrnet_lit.common.atomic import atomic_path
 from hrnet_lit.common.normalize import denormalize
 from hrnet_lit.common.task import TRAIN_METRICS, HRNetTask
@@ -25,16 +25,6 @@ from hrnet_lit.errors import InputError
 from hrnet_lit.models.config import BackboneConfig
 
 Batch = tuple[torch.Tensor, torch.Tensor]  # images N x 3 x H x W, labels N
-TOP_K = 5  # classes written per image by `predict`, and the k of val/top5
-
-
-def caption(rgb: np.ndarray, text: str) -> np.ndarray:
-    """`text` in white on a black strip at the top left of a copy of the (H, W, 3) uint8 image."""
-    canvas = Image.fromarray(rgb)
-    draw = ImageDraw.Draw(canvas)
-    draw.rectangle(draw.textbbox((2, 1), text), fill=(0, 0, 0))
-    draw.text((2, 1), text, fill=(255, 255, 255))
-    return np.asarray(canvas)
 
 
 class ClassificationTask(HRNetTask):
@@ -163,18 +153,16 @@ class ClassificationTask(HRNetTask):
         self._predictions = []
 
     def predict_step(self, batch: tuple[torch.Tensor, list[str]], batch_idx: int) -> dict[str, Any]:
-        image, paths = batch
-        probs, classes = self(image).softmax(1).topk(min(TOP_K, self.hparams.num_classes), dim=1)
-        return {"paths": list(paths), "classes": classes, "probs": probs}
+        """Evaluation crops and their paths -> their top-5 results, as the Python predictor's."""
+        images, paths = batch
+        return {"paths": list(paths), "results": classify(self, images, min(TOP_K, self.hparams.num_classes))}
 
     def write_predictions(self, prediction: dict[str, Any], folder: Path, writer: Any) -> None:
         """Kept until `finish_predictions`, which writes one csv for all images."""
-        for path, classes, probs in zip(
-            prediction["paths"], prediction["classes"].tolist(), prediction["probs"].tolist(), strict=True
-        ):
+        for path, result in zip(prediction["paths"], prediction["results"], strict=True):
             row: list[Any] = [path]
-            for k, p in zip(classes, probs, strict=True):
-                row += [self.class_names[k], f"{p:.6f}"]
+            for name, p in zip(result.names, result.probs, strict=True):
+                row += [name, f"{p:.6f}"]
             self._predictions.append(row)
 
     def finish_predictions(self, folder: Path) -> None:

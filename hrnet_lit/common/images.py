@@ -9,7 +9,7 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from hrnet_lit.common.files import check_image, read_rgb
-from hrnet_lit.common.normalize import normalize
+from hrnet_lit.common.normalize import image_tensor
 from hrnet_lit.errors import InputError, MissingInputError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
@@ -21,7 +21,8 @@ def list_images(folder: Path) -> list[Path]:
 
 
 class ImageFolderPredict(Dataset[tuple[Tensor, str]]):
-    """Every image in a folder as (normalised image, path); the path's stem names the saved prediction,
+    """Every image in a folder as (uint8 image (3, H, W), path): the task normalises it on its device
+    (`hrnet_lit.common.predictor.network_input`); the path's stem names the saved prediction,
     so two images with one stem (``x.png``, ``x.jpg``) are refused before anything is written, as is a
     file that is no image (`check_image`)."""
 
@@ -47,4 +48,4 @@ class ImageFolderPredict(Dataset[tuple[Tensor, str]]):
 
     def __getitem__(self, index: int) -> tuple[Tensor, str]:
         path = self.paths[index]
-        return normalize(np.array(read_rgb(path))), str(path)
+        return image_tensor(np.array(read_rgb(path))), str(path)

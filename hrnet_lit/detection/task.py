@@ -11,14 +11,13 @@ import torch
 from PIL import Image
 from torch import nn
 from torchmetrics.detection import MeanAveragePrecision
-from torchvision.utils import draw_bounding_boxes
 
 from hrnet_lit.common.atomic import atomic_path, save_atomically
-from hrnet_lit.common.palette import make_palette
 from hrnet_lit.common.task import TRAIN_METRICS, HRNetTask
 from hrnet_lit.detection import network
 from hrnet_lit.detection.contract import DETECTION_CONTRACT
 from hrnet_lit.detection.detector import DetectorConfig, DetHead
+from hrnet_lit.detection.predictor import DetectionResult, detect, draw_boxes
 from hrnet_lit.errors import InputError
 from hrnet_lit.models.config import BackboneConfig
 
@@ -76,6 +75,7 @@ class DetectionTask(HRNetTask):
     # (torchmetrics' key prefix, ours) per iou type; torchmetrics prefixes none where there is one type.
     map_prefixes: tuple[tuple[str, str], ...] = (("", ""),)
     train_keys = ("boxes", "labels")  # what the detector's training forward takes of a target
+    result_type: type[DetectionResult] = DetectionResult  # what `predict` gives per image
 
     build_network = staticmethod(network.build_network)
 
@@ -184,8 +184,10 @@ class DetectionTask(HRNetTask):
     def predict_step(
         self, batch: tuple[list[torch.Tensor], list[str], list[int]], batch_idx: int
     ) -> dict[str, Any]:
+        """uint8 images (3 x H x W each) -> their results, as the Python predictor's."""
         images, paths, image_ids = batch
-        return {"detections": self(images), "images": images, "paths": paths, "image_ids": image_ids}
+        found = detect(self, images, self.result_type)
+        return {"results": found, "images": images, "paths": paths, "image_ids": image_ids}
 
     def on_predict_start(self) -> None:
         self._results = []
@@ -193,15 +195,16 @@ class DetectionTask(HRNetTask):
     def write_predictions(self, prediction: dict[str, Any], folder: Path, writer: Any) -> None:
         """`<stem>.png`: the image with the boxes scoring at least `draw_score_thresh`, labelled with
         class name and score, in the class's colour; every detection goes to the results json."""
-        for found, image, path, image_id in zip(
-            prediction["detections"],
+        for result, image, path, image_id in zip(
+            prediction["results"],
             prediction["images"],
             prediction["paths"],
             prediction["image_ids"],
             strict=True,
         ):
-            boxes, labels, scores = (found[k].detach().cpu() for k in ("boxes", "labels", "scores"))
-            for box, label, score in zip(boxes.tolist(), labels.tolist(), scores.tolist(), strict=True):
+            for box, label, score in zip(
+                result.boxes.tolist(), result.labels.tolist(), result.scores.tolist(), strict=True
+            ):
                 x0, y0, x1, y1 = box
                 self._results.append(
                     {
@@ -212,8 +215,7 @@ class DetectionTask(HRNetTask):
                         "score": round(score, 4),
                     }
                 )
-            shown = scores >= self.draw_score_thresh
-            picture = Image.fromarray(self.draw(image, boxes[shown], labels[shown], scores[shown]))
+            picture = Image.fromarray(result.draw(image.permute(1, 2, 0).cpu().numpy()))
             save_atomically(picture, folder / f"{Path(path).stem}.png", "PNG")
 
     def draw(
@@ -226,20 +228,7 @@ class DetectionTask(HRNetTask):
         """The 0-1 image (3 x H x W) as (H, W, 3) uint8 with the boxes (xyxy) in their class's colour,
         labelled with the class name and, for detections, the score."""
         pixels = (image.detach().cpu().clamp(0, 1) * 255).round().to(torch.uint8)
-        if len(boxes) == 0:  # torchvision warns on an empty box list
-            return pixels.permute(1, 2, 0).numpy()
-        palette = [tuple(int(c) for c in rgb) for rgb in make_palette(len(self.class_names) + 1)[1:]]
-        names = [self.class_names[k - 1] for k in labels.tolist()]
-        if scores is not None:
-            names = [f"{name} {s:.2f}" for name, s in zip(names, scores.tolist(), strict=True)]
-        drawn = draw_bounding_boxes(
-            pixels,
-            boxes.detach().cpu(),
-            labels=names,
-            colors=[palette[k - 1] for k in labels.tolist()],
-            width=2,
-        )
-        return drawn.permute(1, 2, 0).numpy()
+        return draw_boxes(pixels, boxes, labels, self.class_names, scores)
 
     def draw_objects(self, image: torch.Tensor, objects: Target) -> np.ndarray:
         """`draw` of a target's or a detection's objects (with their scores, where they have some)."""

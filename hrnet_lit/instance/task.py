@@ -20,6 +20,7 @@ from hrnet_lit.errors import InputError
 from hrnet_lit.instance import network
 from hrnet_lit.instance.contract import INSTANCE_CONTRACT
 from hrnet_lit.instance.detector import MaskRCNNConfig
+from hrnet_lit.instance.predictor import InstanceResult
 from hrnet_lit.instance.writer import ImageIds, overlay_masks, results
 from hrnet_lit.models.config import BackboneConfig
 
@@ -60,6 +61,7 @@ class InstanceTask(DetectionTask):
     iou_type = ("bbox", "segm")
     map_prefixes = _PREFIX
     train_keys = ("boxes", "labels", "masks")
+    result_type = InstanceResult
 
     build_network = staticmethod(network.build_network)
 
@@ -112,13 +114,13 @@ class InstanceTask(DetectionTask):
         """`<stem>.png`: the image with the masks and boxes scoring at least `draw_score_thresh`,
         labelled with class name and score, in the class's colour; every detection goes to the
         results json with its mask as RLE."""
-        for found, image, path in zip(
-            prediction["detections"], prediction["images"], prediction["paths"], strict=True
+        for result, image, path in zip(
+            prediction["results"], prediction["images"], prediction["paths"], strict=True
         ):
             name = Path(path).name
+            found = {k: torch.from_numpy(getattr(result, k)) for k in ("boxes", "labels", "scores", "masks")}
             self._results += results(found, found["masks"], self._ids(name), name, self.category_ids)
-            shown = found["scores"].cpu() >= self.draw_score_thresh
-            picture = self.draw_objects(image, {k: v.cpu()[shown] for k, v in found.items()})
+            picture = result.draw(image.permute(1, 2, 0).cpu().numpy())
             save_atomically(Image.fromarray(picture), folder / f"{Path(path).stem}.png", "PNG")
 
     def draw_instances(

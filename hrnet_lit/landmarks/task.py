@@ -10,9 +10,10 @@ from typing import Any
 
 import numpy as np
 import torch
-from PIL import Image, ImageDraw
+from PIL import Image
 
 from hrnet_lit.common.atomic import atomic_path, save_atomically
+from hrnet_lit.common.files import read_rgb
 from hrnet_lit.common.task import TRAIN_METRICS
 from hrnet_lit.errors import InputError
 from hrnet_lit.landmarks import network
@@ -20,12 +21,13 @@ from hrnet_lit.landmarks.contract import LANDMARK_CONTRACT, LandmarkData
 from hrnet_lit.landmarks.loss import heatmap_mse
 from hrnet_lit.landmarks.metrics import NME
 from hrnet_lit.landmarks.network import LandmarkHead
+from hrnet_lit.landmarks.predictor import GUESS, draw_points, face_landmarks
 from hrnet_lit.models.config import BackboneConfig
 from hrnet_lit.pose.codec import HeatmapCodec
 from hrnet_lit.pose.heatmap_task import Batch, HeatmapTask, parsed_codec
 
 OFFICIAL_CODEC = HeatmapCodec(sigma=1.5)
-_TRUTH, _GUESS = (60, 200, 80), (235, 60, 40)
+_TRUTH = (60, 200, 80)
 
 
 def task_codec(codec: Any) -> HeatmapCodec:
@@ -150,14 +152,12 @@ class LandmarkTask(HeatmapTask):
         return self.codec.decode(batch["target"][:count].float())[0], self.codec.decode(heatmaps.float())[0]
 
     def draw_panel(self, canvas: Image.Image, points: np.ndarray, truth: bool) -> None:
-        self._draw(canvas, points, _TRUTH if truth else _GUESS)
+        draw_points(canvas, points, _TRUTH if truth else GUESS)
 
     def predict_step(self, batch: dict[str, Any], batch_idx: int) -> dict[str, Any]:
-        heatmaps = self.heatmaps(batch["image"])
-        return {
-            "landmarks": self.landmarks(heatmaps, batch["center"], batch["scale"]),
-            "paths": batch["path"],
-        }
+        """Face crops -> their landmarks and scores in image pixels, as the Python predictor's."""
+        landmarks, scores = face_landmarks(self, batch["image"], batch["center"], batch["scale"])
+        return {"landmarks": landmarks, "scores": scores, "paths": batch["path"]}
 
     def write_predictions(self, prediction: dict[str, Any], folder: Path, writer: Any) -> None:
         """Collect each image's faces; the images are drawn once all of their faces are in."""
@@ -169,18 +169,10 @@ class LandmarkTask(HeatmapTask):
         `file_name` and `landmarks` ([x, y] per landmark, image pixels)."""
         results = []
         for path, faces in self._predicted.items():
-            with Image.open(path) as image:
-                canvas = image.convert("RGB")
+            canvas = read_rgb(Path(path))
             for found in faces:
-                self._draw(canvas, found, _GUESS)
+                draw_points(canvas, found, GUESS)
                 results.append({"file_name": Path(path).name, "landmarks": found.round(2).tolist()})
             save_atomically(canvas, folder / f"{Path(path).stem}.png", "PNG")
         with atomic_path(folder / "landmarks.json") as temp:
             temp.write_text(json.dumps(results))
-
-    @staticmethod
-    def _draw(image: Image.Image, points: np.ndarray, colour: tuple[int, int, int]) -> None:
-        draw = ImageDraw.Draw(image)
-        r = max(1.0, min(image.size) / 150)
-        for x, y in points:
-            draw.ellipse([x - r, y - r, x + r, y + r], fill=colour)

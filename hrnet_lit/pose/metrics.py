@@ -67,6 +67,14 @@ def oks_nms(
     return keep
 
 
+def rescore(keypoints: np.ndarray, score: np.ndarray, in_vis_thre: float) -> np.ndarray:
+    """The official person score: the box score times the mean confidence of the joints above
+    `in_vis_thre` (keypoints (P, K, 3), score (P,))."""
+    confident = keypoints[..., 2] > in_vis_thre
+    joint_score = np.where(confident, keypoints[..., 2], 0.0).sum(1) / np.maximum(confident.sum(1), 1)
+    return joint_score * score
+
+
 class COCOKeypointAP(Metric):
     """COCO OKS AP / AR of top-down predictions, as the official `evaluate`: each person's score is
     its box score times the mean of its joint confidences above `in_vis_thre`; per image, OKS NMS at
@@ -109,9 +117,7 @@ class COCOKeypointAP(Metric):
         score, image_id = self._cat(self.score), self._cat(self.image_id)
         if len(image_id) == 0:
             return []
-        confident = keypoints[..., 2] > self.in_vis_thre
-        joint_score = np.where(confident, keypoints[..., 2], 0.0).sum(1) / np.maximum(confident.sum(1), 1)
-        rescored = joint_score * score
+        rescored = rescore(keypoints, score, self.in_vis_thre)
         areas = scale[:, 0] * scale[:, 1] * PIXEL_STD**2
         by_image: dict[int, list[int]] = defaultdict(list)
         for k, image in enumerate(image_id.tolist()):

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from PIL import Image, ImageDraw
+from PIL import Image
 
 from hrnet_lit.common.atomic import atomic_path, save_atomically
 from hrnet_lit.common.files import read_rgb
@@ -25,9 +25,9 @@ from hrnet_lit.pose.loss import joints_mse
 from hrnet_lit.pose.metrics import PCK, COCOKeypointAP
 from hrnet_lit.pose.network import PoseHead
 from hrnet_lit.pose.pckh import PCKh
+from hrnet_lit.pose.predictor import draw_skeleton, pose_keypoints, pose_result
 
 LOGGED = ("AP", "AP50", "AP75", "AR")
-_LEFT, _RIGHT, _MIDDLE = (235, 60, 40), (40, 90, 235), (60, 190, 70)
 
 
 def linked_codec(codec: Any, decode: Decode | None) -> dict[str, Any]:
@@ -133,7 +133,7 @@ class PoseTask(HeatmapTask):
         self.val_pckh, self.test_pckh = PCKh(num_joints), PCKh(num_joints)
         self.val_ap = COCOKeypointAP(self.sigmas, in_vis_thre, oks_thre)
         self.test_ap = COCOKeypointAP(self.sigmas, in_vis_thre, oks_thre)
-        self._predicted: dict[str, list[tuple[np.ndarray, np.ndarray, float]]] = {}
+        self._predicted: dict[str, list[tuple[np.ndarray, ...]]] = {}
 
     @classmethod
     def data_links(cls) -> dict[str, tuple[tuple[str, ...], Callable[..., Any]]]:
@@ -199,15 +199,13 @@ class PoseTask(HeatmapTask):
         shown = torch.cat([truth, weight.unsqueeze(-1)], dim=-1)
         return shown, torch.cat([guess, confidence.unsqueeze(-1)], dim=-1)
 
-    def draw_panel(self, canvas: Image.Image, points: np.ndarray, truth: bool) -> None:
-        self._draw(canvas, points)
-
     def predict_step(self, batch: dict[str, Any], batch_idx: int) -> dict[str, Any]:
-        heatmaps = self.heatmaps(batch["image"])
+        """Person crops -> their keypoints in image pixels, as the Python predictor's."""
         return {
-            "keypoints": self.keypoints(heatmaps, batch["center"], batch["scale"]),
+            "keypoints": pose_keypoints(self, batch["image"], batch["center"], batch["scale"]),
             "scale": batch["scale"],
             "score": batch["score"],
+            "box": batch["box"],
             "paths": batch["path"],
             "person": batch["person"],
         }
@@ -215,62 +213,50 @@ class PoseTask(HeatmapTask):
     def write_predictions(self, prediction: dict[str, Any], folder: Path, writer: Any) -> None:
         """Collect each image's persons; the images are drawn once all of their boxes are in. An image
         without a person (no detector box on it) is kept, with none."""
-        for keypoints, scale, score, path, person in zip(
+        for keypoints, scale, score, box, path, person in zip(
             prediction["keypoints"].cpu().numpy(),
             prediction["scale"].cpu().numpy(),
             prediction["score"].cpu().numpy(),
+            prediction["box"].cpu().numpy(),
             prediction["paths"],
             prediction["person"].cpu().tolist(),
             strict=True,
         ):
             persons = self._predicted.setdefault(path, [])
             if person:
-                persons.append((keypoints, scale, float(score)))
+                persons.append((keypoints, scale, score, box))
 
     def finish_predictions(self, folder: Path) -> None:
         """`<stem>.png` per image with its skeletons, and `keypoints.json` in COCO's keypoint results
-        format (plus `file_name`), rescored and OKS-NMSed as in evaluation."""
-        paths = list(self._predicted)
-        collect = COCOKeypointAP(self.sigmas, self.val_ap.in_vis_thre, self.val_ap.oks_thre)
-        for index, path in enumerate(paths):
-            persons = self._predicted[path]
-            if not persons:
-                continue
-            collect.update(
-                torch.as_tensor(np.stack([p[0] for p in persons])),
-                torch.as_tensor(np.stack([p[1] for p in persons])),
-                torch.tensor([p[2] for p in persons]),
-                torch.full((len(persons),), index),
-            )
-        results = collect.results() if paths else []
-        by_image: dict[int, list[dict[str, Any]]] = {}
-        for result in results:
-            path = Path(paths[result["image_id"]])
-            result["file_name"] = path.name
-            result["image_id"] = int(path.stem) if path.stem.isdigit() else result["image_id"]
-            by_image.setdefault(paths.index(str(path)), []).append(result)
-        for index, path in enumerate(paths):
-            canvas = read_rgb(Path(path))
-            for result in by_image.get(index, []):
-                self._draw(canvas, np.asarray(result["keypoints"]).reshape(-1, 3))
-            save_atomically(canvas, folder / f"{Path(path).stem}.png", "PNG")
+        format (plus `file_name`), each image's persons rescored and OKS-NMSed (`pose_result`, as the
+        Python predictor)."""
+        results = []
+        for index, (path, persons) in enumerate(self._predicted.items()):
+            found = pose_result(self, *(_stacked([p[j] for p in persons], shape) for j, shape in _FIELDS))
+            stem = Path(path).stem
+            image_id = int(stem) if stem.isdigit() else index
+            results += [
+                {
+                    "image_id": image_id,
+                    "category_id": 1,
+                    "keypoints": [float(v) for v in joints.reshape(-1)],
+                    "score": float(score),
+                    "file_name": Path(path).name,
+                }
+                for joints, score in zip(found.keypoints, found.scores, strict=True)
+            ]
+            canvas = found.draw(np.asarray(read_rgb(Path(path))))
+            save_atomically(Image.fromarray(canvas), folder / f"{stem}.png", "PNG")
         with atomic_path(folder / "keypoints.json") as temp:
             temp.write_text(json.dumps(results))
 
-    def _draw(self, image: Image.Image, joints: np.ndarray) -> None:
-        """Limbs and joints above `in_vis_thre`; left side warm, right side cool, the middle green."""
-        draw = ImageDraw.Draw(image)
-        shown = joints[:, 2] > self.val_ap.in_vis_thre
-        width = max(1, round(min(image.size) / 150))
+    def draw_panel(self, canvas: Image.Image, points: np.ndarray, truth: bool) -> None:
+        draw_skeleton(canvas, points, self.joint_names, self.skeleton, self.val_ap.in_vis_thre)
 
-        def colour(k: int) -> tuple[int, int, int]:
-            name = self.joint_names[k].lower()
-            return _LEFT if "left" in name else _RIGHT if "right" in name else _MIDDLE
 
-        for a, b in self.skeleton:
-            if shown[a] and shown[b]:
-                draw.line([tuple(joints[a, :2]), tuple(joints[b, :2])], fill=colour(b), width=width)
-        for k in np.flatnonzero(shown):
-            x, y = joints[k, :2]
-            r = width + 1
-            draw.ellipse([x - r, y - r, x + r, y + r], fill=colour(int(k)))
+# What `write_predictions` keeps of a person, in `pose_result`'s order, and its shape without persons.
+_FIELDS = ((0, (0, 0, 3)), (1, (0, 2)), (2, (0,)), (3, (0, 4)))
+
+
+def _stacked(values: list[np.ndarray], empty: tuple[int, ...]) -> np.ndarray:
+    return np.stack(values) if values else np.zeros(empty, dtype=np.float32)

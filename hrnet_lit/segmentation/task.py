@@ -20,6 +20,7 @@ from hrnet_lit.segmentation.contract import SEGMENTATION_CONTRACT, SegmentationD
 from hrnet_lit.segmentation.inference import FlipAverage, predict_probs, upsample
 from hrnet_lit.segmentation.loss import SegmentationLoss
 from hrnet_lit.segmentation.network import SegHead
+from hrnet_lit.segmentation.predictor import segment
 from hrnet_lit.segmentation.writer import colour, write_masks
 
 Batch = tuple[torch.Tensor, torch.Tensor]  # images N x 3 x H x W, labels N x H x W
@@ -157,11 +158,12 @@ class SegmentationTask(HRNetTask):
         self._log_metrics(self.test_metrics, "test")
 
     def predict_step(self, batch: tuple[torch.Tensor, list[str]], batch_idx: int) -> dict[str, object]:
-        image, paths = batch
-        return {"mask": self.predict_probs(image).argmax(1), "image": image, "paths": paths}
+        """uint8 images (N, 3, H, W) and their paths -> their results, as the Python predictor's."""
+        images, paths = batch
+        return {"results": segment(self, images, self.data.palette), "images": images, "paths": paths}
 
     def write_predictions(self, prediction: dict[str, Any], folder: Path, writer: Any) -> None:
-        write_masks(prediction, folder, self.data.palette, writer.overlay, writer.alpha)
+        write_masks(prediction, folder, writer.overlay, writer.alpha)
 
     def validation_panels(self, batch: Batch, count: int) -> list[np.ndarray]:
         """Masks in the dataset's palette (W&B's own mask overlays would recolour the classes)."""

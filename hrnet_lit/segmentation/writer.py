@@ -10,7 +10,6 @@ import torch
 from PIL import Image
 
 from hrnet_lit.common.atomic import save_atomically
-from hrnet_lit.common.normalize import denormalize
 
 
 def colour(mask: torch.Tensor, palette: np.ndarray) -> np.ndarray:
@@ -22,16 +21,14 @@ def colour(mask: torch.Tensor, palette: np.ndarray) -> np.ndarray:
     return out
 
 
-def write_masks(
-    prediction: dict[str, Any], folder: Path, palette: np.ndarray, overlay: bool, alpha: float
-) -> None:
+def write_masks(prediction: dict[str, Any], folder: Path, overlay: bool, alpha: float) -> None:
     """`<folder>/<image stem>.png` in palette colours per image and, with `overlay`, `<stem>_overlay.jpg`
-    (the mask blended over the input with weight `alpha`)."""
-    palette = np.asarray(palette, dtype=np.uint8)
-    for mask, image, path in zip(prediction["mask"], prediction["image"], prediction["paths"], strict=True):
-        colours = palette[mask.cpu().numpy()]
+    (the mask blended over the input with weight `alpha`): a predict batch's `SegmentationResult`s."""
+    for result, image, path in zip(
+        prediction["results"], prediction["images"], prediction["paths"], strict=True
+    ):
         stem = Path(path).stem
-        save_atomically(Image.fromarray(colours), folder / f"{stem}.png", "PNG")
+        save_atomically(Image.fromarray(result.colours()), folder / f"{stem}.png", "PNG")
         if overlay:
-            blend = (1 - alpha) * denormalize(image.cpu()) + alpha * colours
-            save_atomically(Image.fromarray(blend.astype(np.uint8)), folder / f"{stem}_overlay.jpg", "JPEG")
+            drawn = result.draw(image.permute(1, 2, 0).cpu().numpy(), alpha)
+            save_atomically(Image.fromarray(drawn), folder / f"{stem}_overlay.jpg", "JPEG")

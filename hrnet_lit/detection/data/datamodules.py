@@ -7,15 +7,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from torch import Tensor
 from torch.utils.data import DataLoader
 
 from hrnet_lit.common.datamodule import TaskDataModule
-from hrnet_lit.common.files import read_rgb, require_dir
+from hrnet_lit.common.files import require_dir
 from hrnet_lit.common.images import ImageFolderPredict
 from hrnet_lit.common.loaders import loader_options
-from hrnet_lit.common.normalize import image_tensor
 from hrnet_lit.detection.contract import DetectionArgs
 from hrnet_lit.detection.data.coco import (
     COCO_LAYOUT,
@@ -33,17 +31,16 @@ from hrnet_lit.errors import InputError
 
 
 class PredictImages(ImageFolderPredict):
-    """A prediction folder served as (0-1 float image, path, image id): the detector normalises the
-    image itself; `image_ids(paths)` gives the id each image's detections are written under."""
+    """A prediction folder served as (uint8 image, path, image id): the detector normalises the image
+    itself; `image_ids(paths)` gives the id each image's detections are written under."""
 
     def __init__(self, root: str | Path, image_ids: Callable[[list[Path]], list[int]]) -> None:
         super().__init__(root)
         self.image_ids = image_ids(self.paths)
 
     def __getitem__(self, index: int) -> PredictItem:  # type: ignore[override]
-        path = self.paths[index]
-        pixels = image_tensor(np.array(read_rgb(path)))
-        return pixels.float() / 255.0, str(path), self.image_ids[index]
+        image, path = super().__getitem__(index)
+        return image, path, self.image_ids[index]
 
 
 PredictItem = tuple[Tensor, str, int]
