@@ -20,6 +20,7 @@ from hrnet_lit.classification.task import ClassificationTask
 from hrnet_lit.detection import exported as detection
 from hrnet_lit.detection.detector import DetectorConfig
 from hrnet_lit.detection.task import DetectionTask
+from hrnet_lit.errors import InputError
 from hrnet_lit.instance import exported as instance
 from hrnet_lit.instance.detector import MaskRCNNConfig
 from hrnet_lit.instance.task import InstanceTask
@@ -186,3 +187,30 @@ def test_exported_files_are_readable_by_others(exported: Exported) -> None:
     _, _, path = exported("classification")
     assert stat.S_IMODE(path.stat().st_mode) == 0o644
     assert [p.name for p in path.parent.iterdir() if p.name.startswith(".")] == [], "a temporary file left"
+
+
+def test_a_task_without_a_whole_model_is_refused_naming_the_flag() -> None:
+    with pytest.raises(InputError, match="--network_only=true"):
+        whole_model(nn.Linear(1, 1), EXPORT_SIZE)
+
+
+@pytest.mark.slow  # the CLI's imports and two exports
+def test_export_command_writes_the_whole_model_unless_network_only(tmp_path: Path) -> None:
+    from hrnet_lit.cli import main
+
+    flags = [
+        "--task=landmarks",
+        "--preset=w18_small_v1",
+        "--width=4",
+        "--num_classes=6",
+        "--input_size=[64,64]",
+    ]
+    main(["export", *flags, f"--output={tmp_path / 'whole.onnx'}"])
+    got = run(tmp_path / "whole.onnx", pixels((1, 3, 67, 53), seed=5))
+    assert got["heatmaps"].shape == (1, 6, 17, 14) and got["keypoints"].shape == (1, 6, 3)
+
+    main(["export", *flags, f"--output={tmp_path / 'net.onnx'}", "--network_only=true"])
+    session = onnxruntime.InferenceSession(str(tmp_path / "net.onnx"), providers=["CPUExecutionProvider"])
+    assert [i.name for i in session.get_inputs()] == ["image"]
+    (heatmaps,) = session.run(None, {"image": np.zeros((1, 3, 67, 53), np.float32)})
+    assert heatmaps.shape == (1, 6, 17, 14)
