@@ -98,7 +98,9 @@ def whole_model(task: nn.Module, input_size: tuple[int, int]) -> WholeModel:
     package = type(task).__module__.rpartition(".")[0]
     try:
         module = importlib.import_module(f"{package}.exported")
-    except ModuleNotFoundError:
+    except ModuleNotFoundError as missing:
+        if missing.name != f"{package}.exported":
+            raise
         raise InputError(
             f"{type(task).__qualname__} has no whole-model export ({package}.exported): "
             "export its network with --network_only=true"
@@ -126,8 +128,18 @@ def parser(task: str | None = None) -> ArgumentParser:
     if task is not None:
         add_network_arguments(p, task)
     p.add_argument("--ckpt_path", type=Path | None, default=None, help="a checkpoint of `hrnet-lit fit`")
-    p.add_argument("--input_size", type=tuple[int, int], default=(512, 512), help="H, W of the example")
-    p.add_argument("--opset", type=int | None, default=None, help="ONNX opset (exporter default if unset)")
+    p.add_argument(
+        "--input_size",
+        type=tuple[int, int],
+        default=(512, 512),
+        help="H, W of the example traced through (pose, landmarks: the crop size, which sizes DARK's blur)",
+    )
+    p.add_argument(
+        "--opset",
+        type=int | None,
+        default=None,
+        help=f"ONNX opset (unset: {TORCHSCRIPT_OPSET} for the whole model, else the exporter's default)",
+    )
     p.add_argument("--output", type=Path, default=Path("hrnet.onnx"), help="where to write the model")
     p.add_argument(
         "--network_only",
