@@ -15,6 +15,7 @@ from typing import ClassVar
 import torch
 import torch.nn.functional as F
 from torch import Tensor
+from torch.onnx.operators import shape_as_tensor
 from torchvision.models.detection.image_list import ImageList
 from torchvision.models.detection.transform import resize_boxes
 
@@ -45,9 +46,9 @@ class ExportedDetector(WholeModel):
     def forward(self, image: Tensor) -> tuple[Tensor, ...]:
         detector = self.detector
         transform = detector.transform
-        original = torch._shape_as_tensor(image)[1:]
+        original = shape_as_tensor(image)[1:]
         resized = self.resize(transform.normalize(image.float() / 255.0), original)
-        size = torch._shape_as_tensor(resized)[1:]
+        size = shape_as_tensor(resized)[1:]
         batch = transform.batch_images([resized], size_divisible=transform.size_divisible)
         images = ImageList(batch, [(size[0], size[1])])
         features = detector.backbone(images.tensors)
