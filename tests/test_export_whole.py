@@ -214,3 +214,16 @@ def test_export_command_writes_the_whole_model_unless_network_only(tmp_path: Pat
     assert [i.name for i in session.get_inputs()] == ["image"]
     (heatmaps,) = session.run(None, {"image": np.zeros((1, 3, 67, 53), np.float32)})
     assert heatmaps.shape == (1, 6, 17, 14)
+
+
+@pytest.mark.parametrize("rounding", ["round", "floor"])
+def test_the_detectors_traceable_resize_gives_the_transforms_sizes(rounding: str) -> None:
+    """The whole detector's resize, written in tensor arithmetic for the tracer, against the
+    detector's own transform (`RoundingTransform`), at sizes whose scaled sides fall near .5 and .0."""
+    config = DetectorConfig(**TINY_DETECTOR, resize_rounding=rounding)
+    task = DetectionTask(backbone=TINY, num_classes=3, detector=config).eval()
+    model = detection.whole_model(task, EXPORT_SIZE)
+    for size in [(70, 90), (97, 131), (131, 61), (97, 97), (33, 301), (64, 96)]:
+        image = torch.rand(3, *size)
+        want = task.net.transform.resize(image)[0].shape
+        assert model.resize(image, torch.tensor(size)).shape == want, size

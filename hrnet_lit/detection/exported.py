@@ -58,17 +58,14 @@ class ExportedDetector(WholeModel):
 
     def resize(self, image: Tensor, original: Tensor) -> Tensor:
         """The detector's resize (`RoundingTransform.resize` in evaluation) with the size computed
-        from traced tensors: shorter side to `min_size`, longer at most `max_size`, rounded half up
-        (`round`, in double as mmcv's `int(h * s + 0.5)`) or down (`floor`, from torchvision's
-        float32 scale)."""
+        from traced tensors: shorter side to `min_size`, longer at most `max_size`, in double as
+        both compute it, rounded half up (`round`: mmcv's `int(h * s + 0.5)`) or down (`floor`:
+        torchvision's)."""
         transform = self.detector.transform
-        shorter, longer = float(transform.min_size[-1]), float(transform.max_size)
-        rounding = getattr(transform, "rounding", "floor")
-        hw = original.to(torch.float64 if rounding == "round" else torch.float32)
-        scale = torch.min(shorter / hw.min(), longer / hw.max())
-        exact = original.double() * scale.double()
-        size = (exact + 0.5).floor() if rounding == "round" else exact.floor()
-        size = size.long()
+        hw = original.double()
+        scale = torch.min(transform.min_size[-1] / hw.min(), transform.max_size / hw.max())
+        exact = hw * scale
+        size = (exact + 0.5 if getattr(transform, "rounding", "floor") == "round" else exact).floor().long()
         return F.interpolate(image[None], size=(size[0], size[1]), mode="bilinear", align_corners=False)[0]
 
     def outputs(
