@@ -106,7 +106,14 @@ def test_summary_and_export_of_a_detection_config(
 
     monkeypatch.setattr("hrnet_lit.tools.export.export_onnx", export_onnx)
     main(
-        ["export", f"--config={QUICKSTART}", *TINY, f"--output={tmp_path / 'd.onnx'}", "--input_size=[64,64]"]
+        [
+            "export",
+            f"--config={QUICKSTART}",
+            *TINY,
+            f"--output={tmp_path / 'd.onnx'}",
+            "--network_only=true",
+            "--input_size=[64,64]",
+        ]
     )
     assert "ONNX export of a Faster R-CNN covers its dense part" in capsys.readouterr().err
     ((part, size),) = exported

@@ -82,7 +82,9 @@ def test_export_of_an_instance_config(
         return output
 
     monkeypatch.setattr("hrnet_lit.tools.export.export_onnx", export_onnx)
-    main(["export", f"--config={QUICKSTART}", *TINY, f"--output={tmp_path / 'm.onnx'}"])
+    main(
+        ["export", f"--config={QUICKSTART}", *TINY, f"--output={tmp_path / 'm.onnx'}", "--network_only=true"]
+    )
     assert "ONNX export of a Mask R-CNN covers its dense part" in capsys.readouterr().err
     (part,) = exported
     assert isinstance(part, DensePart)

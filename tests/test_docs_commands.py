@@ -231,7 +231,8 @@ def check_cli(out: str, exported: list[str]) -> None:
     assert checkpoint("quickstart", 3).is_file(), "fit, resume, the attention variant, last_checkpoint"
     assert checkpoint("cityscapes_w48").is_file(), "the Cityscapes recipe on the tiny Cityscapes tree"
     assert "65,859,379" in out or "65859379" in out, "summary of HRNetV2-W48, 19 classes"
-    assert exported == ["quickstart.onnx", "hrfpn_w48.onnx"]
+    tasks = ["segmentation", "classification", "pose", "landmarks", "detection", "instance"]
+    assert exported == ["quickstart.onnx", "hrfpn_w48.onnx", *(f"{t}.onnx" for t in tasks)]
 
 
 def check_pose(out: str, exported: list[str]) -> None:

@@ -45,8 +45,22 @@ def test_export_command_from_a_fit_checkpoint(tmp_path: Path, tiny_fit: list[str
     output = tmp_path / "seg.onnx"
     main(["export", f"--ckpt_path={ckpt}", f"--output={output}", "--input_size=[64,64]"])
     session = onnxruntime.InferenceSession(str(output), providers=["CPUExecutionProvider"])
-    x = torch.randn(1, 3, 97, 131)
-    (got,) = session.run(None, {"image": x.numpy()})
+    x = torch.randint(0, 256, (1, 3, 97, 131), dtype=torch.uint8)
+    logits, classes = session.run(None, {"image_uint8_rgb": x.numpy()})  # the whole model: the default
+    assert logits.shape == (1, 5, 97, 131) and classes.shape == (1, 97, 131)
+
+    network = tmp_path / "net.onnx"
+    main(
+        [
+            "export",
+            f"--ckpt_path={ckpt}",
+            f"--output={network}",
+            "--input_size=[64,64]",
+            "--network_only=true",
+        ]
+    )
+    session = onnxruntime.InferenceSession(str(network), providers=["CPUExecutionProvider"])
+    (got,) = session.run(None, {"image": torch.randn(1, 3, 97, 131).numpy()})
     assert got.shape == (1, 5, 25, 33)
 
     fresh = tmp_path / "fresh.onnx"
