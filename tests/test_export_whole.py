@@ -182,6 +182,27 @@ def test_whole_detector_matches_torchvision_in_eval(
         assert max_diff(got[key], value) < (1e-3 if key == "boxes" else TOLERANCE), key
 
 
+@pytest.mark.parametrize("size", [EXPORT_SIZE, ODD_SIZE], ids=["export_size", "odd_size"])
+def test_segmentation_file_equals_the_python_predictor(exported: Exported, size: tuple[int, int]) -> None:
+    """What a user compares: the exported file against `hrnet_lit.load(...).predict` on one image."""
+    from hrnet_lit.common.predictor import Settings
+    from hrnet_lit.segmentation.predictor import SegmentationPredictor
+
+    task, _, path = exported("segmentation")
+    image = pixels((1, 3, *size), seed=5)
+    predictor = SegmentationPredictor(task, Settings(torch.device("cpu"), None, 1), None, probs=True)
+    result = predictor.predict(image[0].permute(1, 2, 0).numpy())
+    got = run(path, image)
+    assert result.probs is not None and result.mask.shape == size
+    assert (
+        max_diff(torch.from_numpy(got["logits"][0]).softmax(0).numpy(), torch.from_numpy(result.probs))
+        < TOLERANCE
+    )
+    top2 = torch.from_numpy(result.probs).topk(2, dim=0).values
+    clear = (top2[0] - top2[1] > 1e-4).numpy()
+    assert (got["classes"][0] == result.mask)[clear].all()
+
+
 def test_exported_files_are_readable_by_others(exported: Exported) -> None:
     """Written under umask 022 (the fixture's): mode 0644, as `open` makes, not a temporary file's."""
     _, _, path = exported("classification")
