@@ -105,6 +105,7 @@ def pose_result(
         keep = oks_nms(keypoints, rescored, areas, metric.sigmas, metric.oks_thre) or list(
             range(len(keypoints))
         )
+    boxes = boxes.astype(np.float32)  # as a predict batch carries them, so both paths give one box
     xyxy = np.concatenate([boxes[:, :2], boxes[:, :2] + boxes[:, 2:4]], axis=1) if len(boxes) else boxes
     return PoseResult(
         keypoints[keep].reshape(-1, task.hparams.num_joints, 3),
