@@ -329,6 +329,15 @@ CLI_CASES = [
     cli_case("camera and file", ["--video.camera=0"], r"one of --data\.predict_dir .* and --video\.camera"),
     cli_case("no source", ["--data.predict_dir", "--video.fps=3"], r"--data\.predict_dir has no value"),
     cli_case("accelerator", ["--trainer.accelerator=tpu"], r"--trainer\.accelerator=tpu: expected auto or"),
+    cli_case(
+        "precision", ["--trainer.precision=64"], r"--trainer\.precision=64: predict on a video takes 32"
+    ),
+    cli_case("threshold alone", ["--data.image_thre=0.5"], r"--data\.image_thre .* --data\.person_detector"),
+    cli_case(
+        "threshold a word",
+        ["--data.person_detector=TMP/last.ckpt", "--data.image_thre=high"],
+        r"--data\.image_thre=high must be a number",
+    ),
 ]
 
 
@@ -340,6 +349,22 @@ def test_cli_bad_input_is_refused_by_name(
     message, through_cli = refusal(case, tmp_path, capsys)
     assert through_cli and re.search(case.names, message), message
     assert not (tmp_path / "out").exists()
+
+
+def test_cli_a_detector_for_another_task_is_refused_by_name(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from test_predictors import save_checkpoint
+
+    def make(tmp: Path) -> list[str]:
+        ckpt = save_checkpoint("classification", tmp / "classes.ckpt")
+        clip = write_clip(tmp / "clip.mp4", frames=1)
+        return ["predict", f"--ckpt_path={ckpt}", f"--data.predict_dir={clip}",
+                f"--predict_writer.output_dir={tmp / 'out'}", f"--data.person_detector={ckpt}"]  # fmt: skip
+
+    message, through_cli = refusal(Case("detector", make, ""), tmp_path, capsys)
+    assert through_cli and re.search(r"classification model, whose predictor takes no detector", message)
+    assert not (tmp_path / "out" / "clip.mp4").exists()
 
 
 # Each task's fields of a frame's result (`to_json()`), and the list in it that holds what was found.
