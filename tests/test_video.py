@@ -332,6 +332,11 @@ CLI_CASES = [
     cli_case(
         "precision", ["--trainer.precision=64"], r"--trainer\.precision=64: predict on a video takes 32"
     ),
+    cli_case(
+        "no detector",
+        ["--data.person_detector=TMP/gone.ckpt"],
+        r"--data\.person_detector=.*gone\.ckpt: no such",
+    ),
     cli_case("threshold alone", ["--data.image_thre=0.5"], r"--data\.image_thre .* --data\.person_detector"),
     cli_case(
         "threshold a word",

@@ -135,6 +135,9 @@ def main(args: list[str]) -> None:
     checkpoint = Path(values["ckpt_path"])
     if not checkpoint.is_file():
         raise InputError(f"--ckpt_path={checkpoint}: no such file")
+    detector = values.get("data.person_detector")
+    if detector is not None and not Path(detector).is_file():
+        raise InputError(f"--data.person_detector={detector}: no such file")
     output = Path(values["predict_writer.output_dir"])
     writable_folder("predict_writer.output_dir", output)
     fps = values.get("video.fps")
