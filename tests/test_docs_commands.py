@@ -32,7 +32,6 @@ from helpers import (
 )
 from PIL import Image
 
-import hrnet_lit
 from hrnet_lit.cli import main
 from hrnet_lit.segmentation import task as segmentation
 from hrnet_lit.tools.fit_config import parse_fit_args
@@ -362,20 +361,8 @@ def run_page(
     return "\n".join(out), exported
 
 
-# Predict on a video runs the Python predictors (`hrnet_lit.load`).
-NEEDS_PREDICTORS = pytest.mark.skipif(not hasattr(hrnet_lit, "load"), reason="no hrnet_lit.load yet")
-
-
 @pytest.mark.slow
-@pytest.mark.parametrize(
-    "page",
-    [
-        pytest.param(p, marks=NEEDS_PREDICTORS if p.name == "video.md" else ())
-        for p in PAGES
-        if p.name in CHECKS
-    ],
-    ids=lambda p: p.name,
-)
+@pytest.mark.parametrize("page", [p for p in PAGES if p.name in CHECKS], ids=lambda p: p.name)
 def test_doc_commands_run(
     page: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

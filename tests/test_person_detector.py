@@ -15,7 +15,9 @@ import torch
 import torchvision
 from helpers import DETECTION_FIT, TINY_DETECTION, TINY_POSE
 from PIL import Image
+from test_predictors import save_checkpoint
 
+import hrnet_lit
 from hrnet_lit.cli import main
 from hrnet_lit.common.normalize import image_tensor
 from hrnet_lit.detection import DetectionTask
@@ -212,7 +214,8 @@ def test_evaluation_crops_the_detector_boxes(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_figures_detector_feeds_pose_predict(tmp_path: Path) -> None:
     """Tiny figures-detector fit -> pose predict with it -> keypoints.json, whose persons sit in the
-    crops of the detector's boxes and number at most the boxes of their image."""
+    crops of the detector's boxes, number at most the boxes of their image, and are the Python pose
+    predictor's given the same detector file."""
     fit = [
         "--config=configs/detection/figures.yaml",
         *DETECTION_FIT,
@@ -226,13 +229,28 @@ def test_figures_detector_feeds_pose_predict(tmp_path: Path) -> None:
     for k in range(2):
         Image.fromarray(figure(k).permute(1, 2, 0).numpy()).save(folder / f"fig{k}.png")
     out = tmp_path / "poses"
-    pose = ["--config=configs/pose/quickstart.yaml", "--model.backbone.width=8", "--data.input_size=[64,48]"]
+    pose_ckpt = save_checkpoint("pose", tmp_path / "pose.ckpt")  # its codec: sigma 2, no DARK
+    pose = [
+        "--config=configs/pose/quickstart.yaml", f"--ckpt_path={pose_ckpt}", "--model.codec.dark=false",
+        "--data.input_size=[64,48]",
+    ]  # fmt: skip
     main([
         "predict", *pose, "--trainer.enable_progress_bar=false", f"--data.predict_dir={folder}",
         f"--trainer.logger.init_args.save_dir={tmp_path}", f"--data.person_detector={ckpt}",
         f"--predict_writer.output_dir={out}",
     ])  # fmt: skip
     results = json.loads((out / "keypoints.json").read_text())
+    predictor = hrnet_lit.load(pose_ckpt, detector=str(ckpt))  # the Python predictor, the same files
+    for k, found in enumerate(predictor.predict([folder / f"fig{k}.png" for k in range(2)])):
+        boxes = np.concatenate([found.boxes[:, :2], found.boxes[:, 2:] - found.boxes[:, :2]], axis=1)
+        mine = [
+            (joints.reshape(-1).tolist(), float(score), box)
+            for joints, score, box in zip(found.keypoints, found.scores, boxes.tolist(), strict=True)
+        ]
+        written = [
+            (r["keypoints"], r["score"], r["bbox"]) for r in results if r["file_name"] == f"fig{k}.png"
+        ]
+        assert mine and mine == written, f"fig{k}.png: the predictor's persons are the ones predict wrote"
     detector = load_person_detector(ckpt)
     data = SyntheticPoseDataModule(input_size=(64, 48), person_detector=str(ckpt), predict_dir=str(folder))
     items = data.predict_dataloader().dataset.items

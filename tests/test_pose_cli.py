@@ -64,6 +64,7 @@ def test_fit_validate_test_predict(tmp_path: Path) -> None:
     assert {r["file_name"] for r in results} == {"000000000007.jpg"}  # no box on a.png: no person
     assert len([r for r in results if r["image_id"] == 7]) in (1, 2)  # two boxes, OKS NMS may merge them
     assert all(len(r["keypoints"]) == 13 * 3 and 0.0 <= r["score"] <= 1.0 for r in results)
+    assert all(r["bbox"] in ([5, 5, 30, 50], [40, 10, 30, 40]) for r in results), "its crop's box"
 
 
 def test_summary_of_the_official_w32_recipe(capsys: pytest.CaptureFixture[str]) -> None:

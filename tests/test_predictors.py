@@ -270,6 +270,24 @@ def test_landmarks_take_face_boxes(predictors: dict[str, Any]) -> None:
     assert predictor.predict(rgb(10), boxes=np.zeros((0, 4))).landmarks.shape == (0, 22, 2)
 
 
+def test_a_16_bit_image_gives_the_landmarks_of_the_predict_folder(
+    predictors: dict[str, Any], tmp_path: Path
+) -> None:
+    """The predict folder reads a 16-bit greyscale file as the predictor does (scaled, not clipped to
+    white), so `predict_step` on its crop gives the predictor's landmarks."""
+    from hrnet_lit.landmarks.data import SyntheticFaceDataModule
+
+    predictor = predictors["landmarks"]
+    pixels = (np.random.default_rng(3).random((HEIGHT, WIDTH)) * 65535).astype(np.uint16)
+    Image.fromarray(pixels).save(tmp_path / "deep.png")  # mode I;16
+    data = SyntheticFaceDataModule(input_size=(32, 32), num_workers=0, predict_dir=str(tmp_path))
+    (batch,) = data.predict_dataloader()
+    with torch.inference_mode():
+        found = predictor.task.predict_step(batch, 0)["landmarks"]
+    result = predictor.predict(tmp_path / "deep.png")
+    assert np.array_equal(found.numpy(), result.landmarks)
+
+
 def test_bad_inputs_are_refused_by_name(predictors: dict[str, Any], tmp_path: Path) -> None:
     predictor = predictors["segmentation"]
     for image, message in (

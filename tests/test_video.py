@@ -15,7 +15,7 @@ import av
 import numpy as np
 import pytest
 from bad_input import Case, refusal
-from helpers import fit, square, write_clip
+from helpers import square, write_clip
 from PIL import Image
 
 import hrnet_lit
@@ -329,6 +329,20 @@ CLI_CASES = [
     cli_case("camera and file", ["--video.camera=0"], r"one of --data\.predict_dir .* and --video\.camera"),
     cli_case("no source", ["--data.predict_dir", "--video.fps=3"], r"--data\.predict_dir has no value"),
     cli_case("accelerator", ["--trainer.accelerator=tpu"], r"--trainer\.accelerator=tpu: expected auto or"),
+    cli_case(
+        "precision", ["--trainer.precision=64"], r"--trainer\.precision=64: predict on a video takes 32"
+    ),
+    cli_case(
+        "no detector",
+        ["--data.person_detector=TMP/gone.ckpt"],
+        r"--data\.person_detector=.*gone\.ckpt: no such",
+    ),
+    cli_case("threshold alone", ["--data.image_thre=0.5"], r"--data\.image_thre .* --data\.person_detector"),
+    cli_case(
+        "threshold a word",
+        ["--data.person_detector=TMP/last.ckpt", "--data.image_thre=high"],
+        r"--data\.image_thre=high must be a number",
+    ),
 ]
 
 
@@ -342,20 +356,60 @@ def test_cli_bad_input_is_refused_by_name(
     assert not (tmp_path / "out").exists()
 
 
+def test_cli_a_detector_for_another_task_is_refused_by_name(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from test_predictors import save_checkpoint
+
+    def make(tmp: Path) -> list[str]:
+        ckpt = save_checkpoint("classification", tmp / "classes.ckpt")
+        clip = write_clip(tmp / "clip.mp4", frames=1)
+        return ["predict", f"--ckpt_path={ckpt}", f"--data.predict_dir={clip}",
+                f"--predict_writer.output_dir={tmp / 'out'}", f"--data.person_detector={ckpt}"]  # fmt: skip
+
+    message, through_cli = refusal(Case("detector", make, ""), tmp_path, capsys)
+    assert through_cli and re.search(r"classification model, whose predictor takes no detector", message)
+    assert not (tmp_path / "out" / "clip.mp4").exists()
+
+
+# Each task's fields of a frame's result (`to_json()`), and the list in it that holds what was found.
+RESULT_FIELDS: dict[str, tuple[set[str], str]] = {
+    "segmentation": ({"height", "width", "class_names", "mask"}, "mask"),
+    "pose": ({"joint_names", "persons"}, "persons"),
+    "classification": ({"classes", "names", "probs"}, "classes"),
+    "detection": ({"objects"}, "objects"),
+    "instance": ({"objects"}, "objects"),
+    "landmarks": ({"faces"}, "faces"),
+}
+
+
 @pytest.mark.slow
-@pytest.mark.skipif(not hasattr(hrnet_lit, "load"), reason="needs the Python predictors (hrnet_lit.load)")
-def test_cli_predict_on_a_video_with_a_segmentation_checkpoint(tmp_path: Path, tiny_fit: list[str]) -> None:
-    fit(tiny_fit, tmp_path / "fit")
-    (ckpt,) = (tmp_path / "fit").glob("lightning_logs/*/checkpoints/last.ckpt")
-    clip = write_clip(tmp_path / "clip.mp4")
+@pytest.mark.parametrize("name", list(RESULT_FIELDS))
+def test_cli_predict_on_a_video_for_every_task(name: str, tmp_path: Path) -> None:
+    """`hrnet-lit predict` on a clip with a tiny checkpoint of each task (pose with a person detector):
+    the clip's frames drawn at its size and rate, and per frame the predictor's result on that frame."""
+    from test_person_detector import detection_checkpoint
+    from test_predictors import save_checkpoint
+
+    ckpt = save_checkpoint(name, tmp_path / f"{name}.ckpt")
+    clip = write_clip(tmp_path / "clip.mp4", frames=3)
     out = tmp_path / "out"
     flags = [f"--ckpt_path={ckpt}", f"--data.predict_dir={clip}", f"--predict_writer.output_dir={out}"]
+    options: dict[str, Any] = {}
+    if name == "pose":
+        detector = tmp_path / "detector.ckpt"
+        detection_checkpoint(detector, ["person"])
+        flags += [f"--data.person_detector={detector}", "--data.image_thre=0.1"]
+        options = {"detector": str(detector), "image_thre": 0.1}
     main(["predict", *flags, "--trainer.accelerator=cpu"])
     images, rate = read_clip(out / "clip.mp4")
-    assert (len(images), rate) == (FRAMES, FPS) and images[0].shape == (HEIGHT, WIDTH, 3)
+    assert (len(images), rate) == (3, FPS) and images[0].shape == (HEIGHT, WIDTH, 3)
     rows = lines(out / "clip.jsonl")
-    assert [r["frame"] for r in rows] == list(range(FRAMES))
-    expected = hrnet_lit.load(str(ckpt), device="cpu").predict([f.image for f in VideoFrames(clip)])
+    assert [r["frame"] for r in rows] == [0, 1, 2]
+    fields, found = RESULT_FIELDS[name]
+    assert all(fields <= set(r["result"]) and r["result"][found] for r in rows), rows[0]["result"].keys()
+    predictor = hrnet_lit.load(str(ckpt), **options)
+    expected = [predictor.predict(f.image) for f in VideoFrames(clip)]  # a frame at a time, as the CLI
     assert [r["result"] for r in rows] == [json.loads(json.dumps(e.to_json())) for e in expected]
 
 

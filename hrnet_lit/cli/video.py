@@ -31,8 +31,13 @@ FLAGS = {
     "video.max_frames": "stop after this many frames",
     "video.batch_size": "frames per forward pass (default 1)",
     "trainer.accelerator": "auto (default), cpu, gpu / cuda or mps: where the predictor runs",
-    "trainer.precision": "the predictor's precision",
+    "trainer.precision": "the predictor's precision: 32 (default), 16-mixed or bf16-mixed",
+    "data.person_detector": "pose only: a person detector file (a detection checkpoint or torchvision "
+    "Faster R-CNN weights) whose boxes are the persons of each frame",
+    "data.image_thre": "pose only: detector boxes scoring below it are dropped (default 0.0)",
 }
+# The flags handed to `hrnet_lit.load` as the predictor's own options.
+LOAD_OPTIONS = {"data.person_detector": "detector", "data.image_thre": "image_thre"}
 VIDEO_SUFFIXES = (".mp4", ".m4v", ".mov", ".avi", ".mkv", ".webm", ".mpg", ".mpeg", ".ts", ".wmv", ".flv")
 _DEVICES = {"cpu": "cpu", "gpu": "cuda", "cuda": "cuda", "mps": "mps"}
 
@@ -78,7 +83,8 @@ def video_flags(args: list[str]) -> dict[str, Any]:
             )
         if value is None:
             raise InputError(f"--{key} has no value")
-        values[key] = yaml.safe_load(value) if key.startswith("video.") else value
+        parsed = key.startswith("video.") or key == "data.image_thre"
+        values[key] = yaml.safe_load(value) if parsed else value
     for key in ("ckpt_path", "predict_writer.output_dir"):
         if key not in values:
             raise InputError(f"--{key} is not set: {FLAGS[key]}")
@@ -90,8 +96,11 @@ def video_flags(args: list[str]) -> dict[str, Any]:
         smallest = 0 if key == "video.camera" else 1
         if key in values and (type(values[key]) is not int or values[key] < smallest):
             raise InputError(f"--{key}={values[key]} must be an integer >= {smallest}")
-    if "video.fps" in values and type(values["video.fps"]) not in (int, float):
-        raise InputError(f"--video.fps={values['video.fps']} must be a number")
+    for key in ("video.fps", "data.image_thre"):
+        if key in values and type(values[key]) not in (int, float):
+            raise InputError(f"--{key}={values[key]} must be a number")
+    if "data.image_thre" in values and "data.person_detector" not in values:
+        raise InputError("--data.image_thre is the threshold of --data.person_detector, which is not set")
     return values
 
 
@@ -126,6 +135,9 @@ def main(args: list[str]) -> None:
     checkpoint = Path(values["ckpt_path"])
     if not checkpoint.is_file():
         raise InputError(f"--ckpt_path={checkpoint}: no such file")
+    detector = values.get("data.person_detector")
+    if detector is not None and not Path(detector).is_file():
+        raise InputError(f"--data.person_detector={detector}: no such file")
     output = Path(values["predict_writer.output_dir"])
     writable_folder("predict_writer.output_dir", output)
     fps = values.get("video.fps")
@@ -133,8 +145,12 @@ def main(args: list[str]) -> None:
         frames = CameraFrames(values["video.camera"], fps)
     else:
         frames = source_frames(Path(values["data.predict_dir"]), fps)
+    options = {name: values[key] for key, name in LOAD_OPTIONS.items() if key in values}
     predictor = load_predictor(
-        str(checkpoint), device(values.get("trainer.accelerator", "auto")), values.get("trainer.precision")
+        str(checkpoint),
+        device(values.get("trainer.accelerator", "auto")),
+        predictor_precision(values.get("trainer.precision")),
+        **options,
     )
     done = predict_video(
         predictor,
@@ -163,8 +179,21 @@ def source_frames(source: Path, fps: float | None) -> FrameSource:
         raise type(error)(f"data.predict_dir: {error}") from None
 
 
-def load_predictor(checkpoint: str, device: str, precision: str | None) -> Any:
-    """The checkpoint's Python predictor, the one `predict` on images uses."""
+def predictor_precision(value: str | None) -> str | None:
+    """`--trainer.precision` in the predictor's vocabulary (Lightning's `16` / `bf16` are its
+    `16-mixed` / `bf16-mixed`); one the predictor has no autocast for is refused by name."""
+    from hrnet_lit.common.predictor import PRECISIONS
+
+    value = {"16": "16-mixed", "bf16": "bf16-mixed"}.get(str(value), value) if value is not None else None
+    if value not in PRECISIONS:
+        taken = ", ".join(str(p) for p in PRECISIONS if p is not None)
+        raise InputError(f"--trainer.precision={value}: predict on a video takes {taken}")
+    return value
+
+
+def load_predictor(checkpoint: str, device: str, precision: str | None, **options: Any) -> Any:
+    """The checkpoint's Python predictor, the one `predict` on images uses; `options` are the task's
+    (pose: `detector`, `image_thre`)."""
     import hrnet_lit
 
-    return hrnet_lit.load(checkpoint, device=device, precision=precision)
+    return hrnet_lit.load(checkpoint, device=device, precision=precision, **options)

@@ -10,6 +10,7 @@ predictor give the same results.
 from __future__ import annotations
 
 import contextlib
+import inspect
 import warnings
 import zipfile
 from collections.abc import Callable, Iterator, Sequence
@@ -212,6 +213,13 @@ def load(
     if task.kind not in PREDICTORS:
         raise InputError(f"the {task.kind or type(task).__qualname__} task has no predictor")
     predictor_class: Callable[..., Predictor[Any]] = import_class(PREDICTORS[task.kind])
+    taken = list(inspect.signature(predictor_class).parameters)[3:]
+    unknown = sorted(set(options) - set(taken))
+    if unknown:
+        raise InputError(
+            f"hrnet_lit.load: {path} holds a {task.kind} model, whose predictor takes no "
+            f"{', '.join(unknown)} (its options: {', '.join(taken) or 'none'})"
+        )
     return predictor_class(task, settings, data, **options)
 
 

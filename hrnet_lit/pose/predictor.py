@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -23,6 +24,7 @@ from hrnet_lit.errors import InputError
 from hrnet_lit.pose.affine import PIXEL_STD, box_to_center_scale
 from hrnet_lit.pose.data.transforms import Person, TopDownTransform
 from hrnet_lit.pose.metrics import oks_nms, rescore
+from hrnet_lit.pose.person_detector import load_person_detector
 
 if TYPE_CHECKING:
     from hrnet_lit.pose.task import PoseTask
@@ -103,6 +105,7 @@ def pose_result(
         keep = oks_nms(keypoints, rescored, areas, metric.sigmas, metric.oks_thre) or list(
             range(len(keypoints))
         )
+    boxes = boxes.astype(np.float32)  # as a predict batch carries them, so both paths give one box
     xyxy = np.concatenate([boxes[:, :2], boxes[:, :2] + boxes[:, 2:4]], axis=1) if len(boxes) else boxes
     return PoseResult(
         keypoints[keep].reshape(-1, task.hparams.num_joints, 3),
@@ -118,8 +121,9 @@ class PosePredictor(Predictor[PoseResult]):
     """`predict(images, boxes=None)` -> `PoseResult` per image.
 
     Args:
-        detector: a person detector (`PersonDetector`), run on each image that `predict` is given no
-            boxes for; without one, the whole image is one person.
+        detector: a person detector (`PersonDetector`), or the file of one (a detection checkpoint or
+            torchvision weights, read by `load_person_detector` onto the predictor's device), run on
+            each image that `predict` is given no boxes for; without one, the whole image is one person.
         image_thre: detector boxes scoring below it are dropped (official 0.0).
         input_size: the network's crop (height, width) where the run's data settings are not at hand.
     """
@@ -132,7 +136,7 @@ class PosePredictor(Predictor[PoseResult]):
         task: PoseTask,
         settings: Settings,
         data: LightningDataModule | None,
-        detector: PersonDetector | None = None,
+        detector: str | Path | PersonDetector | None = None,
         image_thre: float = 0.0,
         input_size: tuple[int, int] | None = None,
     ) -> None:
@@ -144,6 +148,8 @@ class PosePredictor(Predictor[PoseResult]):
                 "pass input_size=(height, width) or config=<the run's config.yaml>"
             )
         self.transform = TopDownTransform(tuple(size), task.flip_pairs, task.codec)
+        if isinstance(detector, str | Path):
+            detector = load_person_detector(detector, image_thre, settings.device, key="detector")
         self.detector = detector
         self.image_thre = image_thre
 

@@ -228,8 +228,8 @@ class PoseTask(HeatmapTask):
 
     def finish_predictions(self, folder: Path) -> None:
         """`<stem>.png` per image with its skeletons, and `keypoints.json` in COCO's keypoint results
-        format (plus `file_name`), each image's persons rescored and OKS-NMSed (`pose_result`, as the
-        Python predictor)."""
+        format (plus each person's `bbox`, x, y, w, h, and `file_name`), each image's persons rescored
+        and OKS-NMSed (`pose_result`, as the Python predictor)."""
         results = []
         for index, (path, persons) in enumerate(self._predicted.items()):
             found = pose_result(self, *(_stacked([p[j] for p in persons], shape) for j, shape in _FIELDS))
@@ -241,9 +241,12 @@ class PoseTask(HeatmapTask):
                     "category_id": 1,
                     "keypoints": [float(v) for v in joints.reshape(-1)],
                     "score": float(score),
+                    "bbox": [float(x1), float(y1), float(x2 - x1), float(y2 - y1)],
                     "file_name": Path(path).name,
                 }
-                for joints, score in zip(found.keypoints, found.scores, strict=True)
+                for joints, score, (x1, y1, x2, y2) in zip(
+                    found.keypoints, found.scores, found.boxes, strict=True
+                )
             ]
             canvas = found.draw(np.asarray(read_rgb(Path(path))))
             save_atomically(Image.fromarray(canvas), folder / f"{stem}.png", "PNG")

@@ -10,7 +10,7 @@ import numpy as np
 from PIL import Image
 from torch.utils.data import Dataset
 
-from hrnet_lit.common.files import open_image
+from hrnet_lit.common.files import read_rgb
 from hrnet_lit.common.images import ImageFolderPredict
 from hrnet_lit.landmarks.data.transforms import Face, FaceTransform
 from hrnet_lit.pose.affine import PIXEL_STD
@@ -67,8 +67,7 @@ class FacePredictFolder(Dataset[dict[str, Any]]):
         face = Face(
             np.array([x + w / 2, y + h / 2]), max(w, h) / PIXEL_STD, empty, np.zeros(len(empty)), 1.0, k
         )
-        with open_image(self.paths[k]) as image:
-            sample = self.transform(image, face)
+        sample = self.transform(read_rgb(self.paths[k]), face)  # 16-bit scaled, as the predictor reads
         return {
             "image": sample["image"],
             "center": sample["center"],
