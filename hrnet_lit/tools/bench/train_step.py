@@ -4,11 +4,14 @@
 A dense network (segmentation, pose, classification, landmarks) gets a normalised image batch and
 the stand-in loss of `bench` (any loss costs next to nothing beside the network); a detector gets
 0-1 images with a few boxes (and masks) each and sums its own losses, so that the RPN's and RoI
-heads' sampling and losses run as in training.
+heads' sampling and losses run as in training. A detector's reduced precision covers its HRNet and
+neck, whose maps go on in float32: anchors and boxes in bf16 would lose whole pixels (bf16 keeps 8
+significant bits), and the RPN's anchor assignment refuses them.
 """
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from typing import Any
 
 import torch
@@ -37,7 +40,8 @@ def example_batch(net: nn.Module, batch_size: int, input_size: tuple[int, int], 
         corner = torch.rand(objects, 2, generator=generator) * torch.tensor([width / 2, height / 2])
         extent = (0.1 + 0.4 * torch.rand(objects, 2, generator=generator)) * torch.tensor([width, height])
         boxes = torch.cat([corner, corner + extent], dim=1)
-        target = {"boxes": boxes, "labels": torch.randint(1, 10, (objects,), generator=generator)}
+        classes = net.roi_heads.box_predictor.cls_score.out_features  # the background's included
+        target = {"boxes": boxes, "labels": torch.randint(1, classes, (objects,), generator=generator)}
         if net.roi_heads.has_mask():
             masks = torch.zeros(objects, height, width, dtype=torch.uint8)
             for k, (x0, y0, x1, y1) in enumerate(boxes.round().int().tolist()):
@@ -45,6 +49,21 @@ def example_batch(net: nn.Module, batch_size: int, input_size: tuple[int, int], 
             target["masks"] = masks
         targets.append(target)
     return images, targets
+
+
+class Autocast(nn.Module):
+    """`inner` (a detector's HRNet and neck) run under autocast to `dtype`, its maps back in float32."""
+
+    def __init__(self, inner: nn.Module, device_type: str, dtype: torch.dtype) -> None:
+        super().__init__()
+        self.inner = inner
+        self.out_channels = inner.out_channels
+        self.autocast = {"device_type": device_type, "dtype": dtype}
+
+    def forward(self, x: torch.Tensor) -> OrderedDict[str, torch.Tensor]:
+        with torch.autocast(**self.autocast):
+            maps = self.inner(x)
+        return OrderedDict((k, v.float()) for k, v in maps.items())
 
 
 class TrainStep:
@@ -66,8 +85,11 @@ class TrainStep:
         self.optimizer = torch.optim.SGD(
             [p for p in net.parameters() if p.requires_grad], lr=1e-5, momentum=0.9
         )
-        self.autocast = {"device_type": device.type, "dtype": dtype, "enabled": dtype != torch.float32}
         self.detector = is_detector(net)
+        reduced = dtype != torch.float32
+        self.autocast = {"device_type": device.type, "dtype": dtype, "enabled": reduced and not self.detector}
+        if reduced and self.detector:
+            net.backbone = Autocast(net.backbone, device.type, dtype)
         self.forward: nn.Module = net
         self.graphs = compile_mode is not None and "reduce-overhead" in compile_mode  # CUDA graphs
         if compile_mode is not None:
