@@ -20,7 +20,7 @@ from hrnet_lit.tools.network_args import NetworkArgs
 TIMM_NAMES = {"w18_small_v1": "hrnet_w18_small", "w18_small_v2": "hrnet_w18_small_v2"}
 
 
-DENSE_PART = "HRNet + neck (the detector's backbone)"
+DENSE_PART = "HRNet + neck, the detector's dense part"
 
 
 def compared_part(config: BenchConfig) -> str:
