@@ -307,7 +307,11 @@ def benchmark(args: argparse.Namespace) -> dict[str, Any]:
 def table(result: dict[str, Any]) -> str:
     lines = [
         f"{result['device']}, torch {result['torch']}, {result['seconds_total']} s in all"
-        + (" (tiny: the quickstarts at batch 2)" if result["tiny"] else ""),
+        + (
+            " (tiny: each recipe's task quickstart at batch 2, not the recipe's network)"
+            if result["tiny"]
+            else ""
+        ),
         "",
         "| recipe | variant | batch | train images/s | peak GiB | MFU | loader workers | warm-up s | note |",
         "|---|---|---|---|---|---|---|---|---|",
