@@ -1,14 +1,16 @@
 """Per-core loader throughput of the official recipes, before and after a change, side by side.
 
-    .venv/bin/python benchmarks/loaders.py --before /path/to/old/checkout --after . [--repeats 5]
+    .venv/bin/python benchmarks/loaders.py --before /path/to/old/checkout --after . [--repeats 6]
 
 Makes the fake sets once (the after tree's `hrnet_lit.tools.bench.fake_sets`, at the formats' own
 sizes), then starts one process per source tree (`PYTHONPATH=<tree>`, one thread), each building
 every recipe's data module from its own tree's config with `--data.root` pointing at the fake set.
-The rounds alternate between the two processes, one recipe at a time, the order flipping every
-round, so that drift on a shared machine hits both alike; only one process works at a time. A
-round reads `dataset[key]` for the train loader's keys (`KeyedSamples`) or the val indices, and
-collates them, as one loader worker does, timed in the process's CPU time. Reported: medians of
+Both processes are pinned to one core (`--cpu`), so that neither keeps a core with busier
+neighbours; the rounds alternate between them, one recipe at a time, the order flipping every
+round (an even `--repeats` puts each first as often), so that drift on a shared machine hits both
+alike; only one process works at a time. A round reads `dataset[key]` for the train loader's
+keys (`KeyedSamples`) or the val indices, and collates them, as one loader worker does, timed in
+the process's CPU time. Reported: medians of
 samples/s per core, the ratio after / before of the medians, and the range of the per-round
 ratios and rates, as a markdown table (and `--json`).
 
@@ -91,6 +93,8 @@ def _child(request: str) -> None:
 
     torch.set_num_threads(1)
     spec = json.loads(request)
+    if spec["cpu"] is not None:
+        os.sched_setaffinity(0, {spec["cpu"]})
     pipelines = {}
     for name, config, split, root in spec["recipes"]:
         parsed = parse_fit_args(["--config", config, f"--data.root={root}"])
@@ -131,10 +135,10 @@ def _child(request: str) -> None:
 class Tree:
     """A child process serving rounds from the source tree at `path`."""
 
-    def __init__(self, label: str, path: Path, recipes: list[list[str]]) -> None:
+    def __init__(self, label: str, path: Path, recipes: list[list[str]], cpu: int | None) -> None:
         self.label = label
         env = {**os.environ, "PYTHONPATH": str(path), "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-        request = json.dumps({"recipes": recipes})
+        request = json.dumps({"recipes": recipes, "cpu": cpu})
         self.process = subprocess.Popen(
             [sys.executable, str(Path(__file__).resolve()), "--child", request],
             cwd=path,
@@ -176,7 +180,8 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="hrnet-lit-loaders-") as scratch:
         roots = make_fake_sets(args.after, Path(scratch), args.files, {r[3] for r in recipes})
         served = [[name, config, split, roots[kind]] for name, config, split, kind in recipes]
-        trees = [Tree("before", args.before, served), Tree("after", args.after, served)]
+        cpu = None if args.cpu < 0 else args.cpu
+        trees = [Tree("before", args.before, served, cpu), Tree("after", args.after, served, cpu)]
         rates: dict[str, dict[str, list[float]]] = {r[0]: {"before": [], "after": []} for r in recipes}
         try:
             for repeat in range(args.repeats):
@@ -209,6 +214,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         "before": {"tree": str(args.before), "commit": _git_head(args.before)},
         "after": {"tree": str(args.after), "commit": _git_head(args.after)},
         "repeats": args.repeats,
+        "cpu": args.cpu,
         "samples_per_round": args.samples,
         "files_per_split": args.files,
         "rows": rows,
@@ -241,7 +247,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--before", type=Path, required=True, help="the source tree before the change")
     parser.add_argument("--after", type=Path, default=Path(__file__).resolve().parent.parent)
-    parser.add_argument("--repeats", type=int, default=5, help="rounds per recipe and tree")
+    parser.add_argument(
+        "--repeats", type=int, default=6, help="rounds per recipe and tree (even: each first as often)"
+    )
+    parser.add_argument(
+        "--cpu",
+        type=int,
+        default=min(os.sched_getaffinity(0)),
+        help="the core both processes run on; -1: any",
+    )
     parser.add_argument("--samples", type=int, default=32, help="samples per round, at least (whole batches)")
     parser.add_argument("--files", type=int, default=3, help="images per split of each fake set")
     parser.add_argument("--recipes", nargs="*", help="only the recipes whose name contains one of these")
