@@ -177,6 +177,7 @@ def _git_head(path: Path) -> str:
 
 def measure(args: argparse.Namespace) -> dict[str, Any]:
     recipes = [r for r in RECIPES if not args.recipes or any(key in r[0] for key in args.recipes)]
+    commits = {"before": _git_head(args.before), "after": _git_head(args.after)}  # as the run starts
     with tempfile.TemporaryDirectory(prefix="hrnet-lit-loaders-") as scratch:
         roots = make_fake_sets(args.after, Path(scratch), args.files, {r[3] for r in recipes})
         served = [[name, config, split, roots[kind]] for name, config, split, kind in recipes]
@@ -211,8 +212,8 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
             }
         )
     return {
-        "before": {"tree": str(args.before), "commit": _git_head(args.before)},
-        "after": {"tree": str(args.after), "commit": _git_head(args.after)},
+        "before": {"tree": str(args.before), "commit": commits["before"]},
+        "after": {"tree": str(args.after), "commit": commits["after"]},
         "repeats": args.repeats,
         "cpu": args.cpu,
         "samples_per_round": args.samples,
