@@ -339,7 +339,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "--compile_on_cpu", action="store_true", help="run the compiled variants on a CPU too"
     )
     parser.add_argument("--warmup", type=int, default=3, help="untimed steps per variant (compiled: +2)")
-    parser.add_argument("--seconds", type=float, default=3.0, help="timed seconds per variant")
+    parser.add_argument(
+        "--seconds", type=float, default=3.0, help="timed seconds per variant (--tiny: one step)"
+    )
     parser.add_argument("--budget_s", type=float, default=420.0, help="the whole run's time budget")
     parser.add_argument(
         "--compile_estimate_s", type=float, default=90.0, help="budget kept per compiled variant"

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
+from torch.utils.data import Dataset
 
 from hrnet_lit import cli
 from hrnet_lit.classification.data import ImageNetDataModule
@@ -24,6 +25,7 @@ from hrnet_lit.pose.data import COCOKeypointsDataModule
 from hrnet_lit.segmentation.data import CityscapesDataModule
 from hrnet_lit.tools.bench import fake_sets
 from hrnet_lit.tools.bench.data_command import workers
+from hrnet_lit.tools.bench.data_rate import pipeline_rate, sample_reader
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -117,19 +119,23 @@ def test_bench_data_reports_rates_network_and_workers(capsys: pytest.CaptureFixt
         "--data.num_train=16",
         "--data.batch_size=4",
         "--rounds=2",
-        "--batches=1",
+        "--batches=2",
+        "--net_batch_size=2",
         "--net_steps=1",
         "--threads=1",
         "--device_images_per_s=1000",
     )
     for split in ("train", "val"):
         rate = row[split]
-        assert rate["batch_size"] == 4 and len(rate["rounds"]) == 2, split
+        assert rate["batch_size"] == 4 and rate["samples_per_round"] == 8 and len(rate["rounds"]) == 2, split
         low, high = rate["range"]
         assert 0 < low <= rate["samples_per_s"] <= high, split
     train = row["train"]["samples_per_s"]
     assert row["net_images_per_s"] > 0 and row["net_input_size"] == [128, 128]
     assert row["net_threads"] == 1 and row["net_clock"] == "cpu"
+    assert row["net_batch_size"] == 2 and row["net_images_per_s"] == pytest.approx(
+        2 * row["net_steps_per_s"], rel=1e-3
+    )
     assert row["workers_needed_here"] == math.ceil(row["net_images_per_s"] / train)
     assert row["workers_needed_device"] == math.ceil(1000 / train)
     assert row["config_workers_keep_up"] is False  # the quickstart loads in the training process
@@ -170,6 +176,27 @@ def test_bench_data_reads_a_given_root(tmp_path: Path, capsys: pytest.CaptureFix
         "--net_steps=0",
     )
     assert row["data"] == str(tmp_path) and row["train"]["batch_size"] == 16
+
+
+class _Draws(Dataset):
+    """Each sample one draw of torch's global RNG: what a transform's augmentation draws."""
+
+    def __len__(self) -> int:
+        return 2
+
+    def __getitem__(self, index: int) -> float:
+        return float(torch.rand(()))
+
+
+def test_train_samples_are_keyed_by_seed_and_position() -> None:
+    """Train samples draw their augmentation from (seed, position): the same for the same seed, new at
+    every position (also where the index wraps around), other for another seed; val reads by index."""
+    read = sample_reader(_Draws(), train=True, seed=0)
+    draws = [read(k) for k in range(4)]
+    assert draws == [sample_reader(_Draws(), True, 0)(k) for k in range(4)] and len(set(draws)) == 4
+    assert draws != [sample_reader(_Draws(), True, 1)(k) for k in range(4)]
+    rate = pipeline_rate(_Draws(), list, batch_size=2, split="val", rounds=3, batches=2)
+    assert len(rate.rounds) == 3 and rate.record()["samples_per_round"] == 4 and rate.median > 0
 
 
 def test_bench_data_refusals() -> None:

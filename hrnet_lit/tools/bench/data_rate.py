@@ -29,6 +29,7 @@ class PipelineRate:
 
     split: str
     batch_size: int
+    batches: int  # per round
     rounds: list[float]
 
     @property
@@ -38,6 +39,7 @@ class PipelineRate:
     def record(self) -> dict[str, Any]:
         return {
             "batch_size": self.batch_size,
+            "samples_per_round": self.batch_size * self.batches,
             "samples_per_s": round(self.median, 2),
             "range": [round(min(self.rounds), 2), round(max(self.rounds), 2)],
             "rounds": [round(r, 2) for r in self.rounds],
@@ -78,4 +80,4 @@ def pipeline_rate(
             rates.append(batches * batch_size / max(time.process_time() - start, 1e-9))
     finally:
         torch.set_num_threads(threads)
-    return PipelineRate(split, batch_size, rates)
+    return PipelineRate(split, batch_size, batches, rates)
