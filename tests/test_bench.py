@@ -9,16 +9,25 @@ import torch
 
 from hrnet_lit import cli
 from hrnet_lit.tools.bench import BenchConfig, build_pair, format_table, paired_speedups
+from hrnet_lit.tools.bench.pair import compared_part
 
 
-@pytest.mark.parametrize("head", ["v2", "cls"])
-def test_both_sides_compute_the_same_function(head: str) -> None:
+@pytest.mark.parametrize(
+    ("task", "head"),
+    [("segmentation", "v2"), ("classification", "cls"), ("detection", "v2p"), ("instance", "v1")],
+)
+def test_both_sides_compute_the_same_function(task: str, head: str) -> None:
+    """Of a detector, the dense part (HRNet and neck) is compared: five HRFPN levels for v2p."""
     torch.manual_seed(0)
-    task = "classification" if head == "cls" else "segmentation"
     ours, reference = build_pair(BenchConfig(task=task, preset="w18_small_v1", head=head, num_classes=4))
     x = torch.randn(2, 3, 64, 96)
     with torch.no_grad():
-        torch.testing.assert_close(ours.eval()(x), reference.eval()(x), rtol=0, atol=1e-5)
+        out = ours.eval()(x)
+        torch.testing.assert_close(out, reference.eval()(x), rtol=0, atol=1e-5)
+    assert len(out) == 5 if head == "v2p" else isinstance(out, torch.Tensor)
+    assert compared_part(BenchConfig(task=task, head=head)).startswith(
+        "HRNet + neck" if head in ("v2p", "v1") else "the whole"
+    )
 
 
 @pytest.mark.slow

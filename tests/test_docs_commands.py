@@ -95,6 +95,8 @@ BENCH_TINY = [
     "--threads=1",
     "--compile=false",
 ]
+# `bench --data` writes a fake set and times its pipelines and the network: tiny images, one batch.
+DATA_BENCH_TINY = ["--source_size=[48,64]", "--files=1", "--rounds=1", "--batches=1", "--net_steps=0"]
 # `summary` runs one forward pass to count MACs: at 64 x 64 (parameter counts do not change).
 SUMMARY_TINY = ["--input_size=[64,64]"]
 # `sweep` starts a training process per run: here it prints them (`--dry_run`), which also parses every
@@ -177,6 +179,8 @@ def config_of(argv: list[str]) -> str:
 def tiny_flags(argv: list[str]) -> list[str]:
     """What makes `hrnet-lit <argv>` tiny: per tool, or per task of the (first) config it names."""
     tool = {"bench": BENCH_TINY, "summary": SUMMARY_TINY, "sweep": SWEEP_TINY}
+    if argv[:2] == ["bench", "--data"]:
+        return DATA_BENCH_TINY
     if argv[0] in tool:
         return tool[argv[0]]
     config = config_of(argv)

@@ -32,7 +32,7 @@ LIGHTNING_LINES = {
 }
 TOOL_LINES = {
     "summary": "parameters and multiply-accumulates of a network, before training it",
-    "bench": "speed and memory of our HRNet against timm's, same function, same input",
+    "bench": "speed and memory of our HRNet against timm's; --data: a config's loaders per core",
     "export": "ONNX file of a fresh network, a fit config's or a checkpoint's",
     "sweep": "run a W&B sweep file locally on Optuna (no W&B server)",
 }

@@ -15,7 +15,7 @@ from hrnet_lit.errors import InputError
 from hrnet_lit.models import count_macs
 from hrnet_lit.tools.bench.config import BenchConfig
 from hrnet_lit.tools.bench.measure import build_runners, measure_memory, measure_speed, paired_speedups
-from hrnet_lit.tools.bench.pair import our_network
+from hrnet_lit.tools.bench.pair import compared_part, our_network
 from hrnet_lit.tools.network_args import split_own_flags, uses_fit_config
 
 
@@ -48,6 +48,7 @@ def bench(config: BenchConfig) -> dict[str, Any]:
     row: dict[str, Any] = {**asdict(config), "device": str(config.torch_device())}
     row["threads"] = torch.get_num_threads()
     row["input_size"] = list(config.input_size)
+    row["compared"] = compared_part(config)
     times = measure_speed(config, build_runners(config))
     row.update({f"{key}_images_per_s": config.batch_size / statistics.median(t) for key, t in times.items()})
     for side, peak in measure_memory(config).items():
@@ -70,7 +71,8 @@ def format_table(row: dict[str, Any]) -> str:
     paths = [p for p in ("channels_last", "compile", "fuse_bn", "grad_checkpointing") if row[p]]
     size = "x".join(map(str, [row["batch_size"], 3, *row["input_size"]]))
     lines = [
-        f"{row['task']}: {row['preset']} / {row['head']}, {size}, {row['device']} ({row['threads']} threads, "
+        f"{row['task']} ({row['compared']}): {row['preset']} / {row['head']}, {size}, {row['device']} "
+        f"({row['threads']} threads, "
         f"{row['clock']} clock), "
         f"{row['precision']}{', ' + ', '.join(paths) if paths else ''}; "
         f"median of {row['repeats']}",
@@ -102,7 +104,9 @@ def format_table(row: dict[str, Any]) -> str:
 DESCRIPTION = (
     "`hrnet-lit bench`: speed and memory of our HRNet against timm's, the same function on the same "
     "input. Either these flags, or --config FILE [fit flags] [bench flags]: the task, preset, head, "
-    "classes and input size of a fit config (timm runs only sizes that 32 divides)."
+    "classes and input size of a fit config (timm runs only sizes that 32 divides). "
+    "`bench --data --config FILE`: the config's data pipelines per core against its network "
+    "(`hrnet-lit bench --data --help`)."
 )
 
 
@@ -168,6 +172,11 @@ def main(argv: list[str] | None = None) -> None:
     """`bench [flags]`, or `bench --config fit.yaml [fit flags] [bench flags]` for a run's network:
     preset, head, classes and input size come from the config (`--input_size=` still overrides)."""
     argv = sys.argv[2:] if argv is None else argv
+    if "--data" in argv or "--data=true" in argv:
+        from hrnet_lit.tools.bench.data_command import main_data
+
+        main_data(argv)
+        return
     from_config = {}
     if uses_fit_config(argv):
         own = tuple(f"--{name}=" for name in (*BenchConfig.__dataclass_fields__, "json"))

@@ -9,6 +9,7 @@ import timm
 import torch
 from torch import nn
 
+from hrnet_lit.detection.pyramid import HRNetPyramid
 from hrnet_lit.errors import InputError
 from hrnet_lit.models import HRNetModel, load_pretrained
 from hrnet_lit.models.config import BackboneConfig
@@ -19,17 +20,31 @@ from hrnet_lit.tools.network_args import NetworkArgs
 TIMM_NAMES = {"w18_small_v1": "hrnet_w18_small", "w18_small_v2": "hrnet_w18_small_v2"}
 
 
+DENSE_PART = "HRNet + neck, the detector's dense part"
+
+
+def compared_part(config: BenchConfig) -> str:
+    """What of the task's network `bench` times: all of it, or a detector's dense part."""
+    with torch.device("meta"):
+        net = NetworkArgs(
+            config.task, BackboneConfig(preset=config.preset), config.head, config.num_classes
+        ).build()
+    return DENSE_PART if isinstance(getattr(net, "backbone", None), HRNetPyramid) else "the whole network"
+
+
 def our_network(config: BenchConfig, upsample_mode: str = "nearest") -> HRNetModel:
-    """The task's network for `config` (its `build_network`), fusing as timm does (nearest)."""
+    """The task's network for `config` (its `build_network`), fusing as timm does (nearest). Of a
+    detector, the dense part (HRNet and neck, as an `HRNetModel`): its proposals, RoI sampling and
+    heads depend on the data and have no timm counterpart."""
     backbone = BackboneConfig(
         preset=config.preset, upsample_mode=upsample_mode, grad_checkpointing=config.grad_checkpointing
     )
     net = NetworkArgs(config.task, backbone, config.head, config.num_classes).build()
+    pyramid = getattr(net, "backbone", None)
+    if isinstance(pyramid, HRNetPyramid):
+        return HRNetModel(pyramid.backbone, pyramid.head, pyramid.reduce)
     if not isinstance(net, HRNetModel):
-        raise InputError(
-            f"bench compares networks that are an HRNet with a head and task layer; task {config.task}'s "
-            f"is a {type(net).__name__} (its data-dependent steps have no timm counterpart)"
-        )
+        raise InputError(f"bench cannot compare task {config.task}'s {type(net).__name__} with timm's HRNet")
     return net
 
 
