@@ -295,3 +295,20 @@ def test_detector_knobs_are_typed_flags() -> None:
     ):
         with pytest.raises(InputError, match=match):
             DetectorConfig(**bad).check()
+
+
+def test_a_training_step_runs_under_bf16_autocast_with_float32_anchors() -> None:
+    """`--trainer.precision=bf16-mixed`: the features are bf16, the anchors stay float32 pixels."""
+    torch.manual_seed(0)
+    net = build_network(TINY_DETECTION, "v2p", 3, TINY).train()
+    images = [torch.rand(3, 64, 80), torch.rand(3, 70, 64)]
+    targets = [
+        {"boxes": torch.tensor([[4.0, 6.0, 40.0, 50.0]]), "labels": torch.tensor([1])},
+        {"boxes": torch.tensor([[10.0, 12.0, 30.0, 60.0]]), "labels": torch.tensor([2])},
+    ]
+    seen: list[torch.dtype] = []
+    net.rpn.anchor_generator.register_forward_hook(lambda module, args, out: seen.append(out[0].dtype))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        losses = net(images, targets)
+    assert seen == [torch.float32]
+    assert all(torch.isfinite(loss) for loss in losses.values())

@@ -33,7 +33,9 @@ _IMAGE_SIZE = "image_size"  # the key under which BorderRPN hands each image's s
 class StridedAnchorGenerator(AnchorGenerator):
     """torchvision's anchors at fixed `strides` (one per level) with their centres at
     `(k + center_offset) * stride`: 0.5 is the official (mmdetection v1's base anchors centred at
-    (stride - 1) / 2 in its +1 pixel convention: the cell's centre), 0 is torchvision's corner."""
+    (stride - 1) / 2 in its +1 pixel convention: the cell's centre), 0 is torchvision's corner.
+    Anchors are float32 whatever the features' dtype: under bf16 autocast, pixel coordinates past 256
+    would round to steps of 2 px and more (and mix dtypes with the float32 ground truth)."""
 
     def __init__(
         self,
@@ -50,7 +52,7 @@ class StridedAnchorGenerator(AnchorGenerator):
         device = feature_maps[0].device
         grid_sizes = [list(f.shape[-2:]) for f in feature_maps]
         strides = [[torch.tensor(s, device=device)] * 2 for s in self.strides]
-        self.set_cell_anchors(feature_maps[0].dtype, device)
+        self.set_cell_anchors(torch.float32, device)
         anchors = torch.cat(self.grid_anchors(grid_sizes, strides))
         return [anchors for _ in image_list.image_sizes]
 
