@@ -357,4 +357,4 @@ def test_summary_and_export_build_the_classifier_of_a_config(
     export = ["export", "--config", QUICKSTART, "--model.backbone.width=8", f"--output={output}"]
     main([*export, "--input_size=[32,32]"])
     ((net, path),) = exported  # ONNX's exporter itself: tests/test_export.py
-    assert path == str(output) and net.eval()(torch.zeros(1, 3, 32, 32)).shape == (1, 10)
+    assert path == str(output) and net.eval()(torch.zeros(1, 3, 32, 32, dtype=torch.uint8)).shape == (1, 10)
