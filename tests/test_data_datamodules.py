@@ -19,8 +19,8 @@ def test_train_val_and_test_batches() -> None:
     data = _synthetic()
     data.setup("fit")
     images, masks = next(iter(data.train_dataloader()))
-    assert images.shape == (4, 3, 32, 32) and images.dtype == torch.float32
-    assert masks.shape == (4, 32, 32) and masks.dtype == torch.int64
+    assert images.shape == (4, 3, 32, 32) and images.dtype == torch.uint8
+    assert masks.shape == (4, 32, 32) and masks.dtype == torch.uint8
     assert len(data.train_dataloader()) == 2
     images, masks = next(iter(data.val_dataloader()))
     assert images.shape == (4, 3, 48, 40) and masks.shape == (4, 48, 40)
