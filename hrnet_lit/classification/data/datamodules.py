@@ -69,6 +69,11 @@ class ClassificationDataModule(TaskDataModule):
     then centre crop `image_size`. The defaults are the official HRNet-C recipe (crop and flip only;
     eval 256 -> 224).
 
+    The images leave the loaders as ``uint8`` (N, 3, H, W), timm's prefetcher convention, and the
+    task normalises them on its device (`HRNetTask.normalize_inputs`), before Mixup / CutMix as
+    before. Random erasing is defined on normalised pixels, so with `re_prob` > 0 the train loader
+    normalises and hands float32 over, as timm's transform does without a prefetcher.
+
     `class_names` are known right after construction; `task_args` hands them (and their count) to
     the task.
 
@@ -129,9 +134,15 @@ class ClassificationDataModule(TaskDataModule):
             interpolation=interpolation,
             mean=IMAGENET_MEAN,
             std=IMAGENET_STD,
+            normalize=re_prob > 0,  # False: uint8 out (timm then leaves random erasing out too)
         )
         self.eval_transform = create_transform(
-            image_size, crop_pct=crop_pct, interpolation=interpolation, mean=IMAGENET_MEAN, std=IMAGENET_STD
+            image_size,
+            crop_pct=crop_pct,
+            interpolation=interpolation,
+            mean=IMAGENET_MEAN,
+            std=IMAGENET_STD,
+            normalize=False,
         )
 
     @property
