@@ -1,6 +1,7 @@
 """The loaders hand uint8 images (and uint8 masks) to the device and the task normalises there: the
-network sees what the float loaders gave it before, within float rounding, for segmentation and
-classification, train and val; the one decoder gives PIL's pixels."""
+network sees what the float loaders gave it before (segmentation: within float rounding;
+classification: the same crops, resampled by torch instead of PIL, within one grey level), train and
+val; the one decoder gives PIL's pixels."""
 
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ from hrnet_lit.segmentation.data.transforms import SegEvalTransform, SegTrainTra
 from tests.helpers import TINY_CLASSIFICATION, TINY_SEGMENTATION
 
 ROUNDING = 1e-5  # float32 rounding of the two orders of the same affine map, far below one grey level
+ONE_GREY_LEVEL = 1 / (255 * min(IMAGENET_STD)) + ROUNDING
 PADDING = 0.0083  # the padding's mean colour rounded to 8 bits: under half a grey level / std
 
 
@@ -109,7 +111,10 @@ def test_classification_batch_normalised_on_the_device_equals_the_float_loader(s
     task = ClassificationTask(backbone=TINY_CLASSIFICATION, num_classes=10)
     images, labels = task.normalize_inputs(torch.utils.data.default_collate(samples))
     assert images.dtype == torch.float32 and labels.dtype == torch.int64
-    assert (images - torch.stack(expected)).abs().max() <= ROUNDING
+    # The same crops and flips; torch's uint8 resampling instead of PIL's: one grey level at most,
+    # in about 2 % of the values here (0.2 % on a 500 x 375 photo resized to 224).
+    difference = (images - torch.stack(expected)).abs()
+    assert difference.max() <= ONE_GREY_LEVEL and (difference > ROUNDING).float().mean() < 0.05
 
 
 def _saved(path: Path, image: Image.Image, **options) -> Path:
