@@ -19,7 +19,7 @@ from torch.utils.data import DataLoader, Dataset
 from hrnet_lit.classification.contract import ClassificationArgs
 from hrnet_lit.classification.data.folder import ClassificationFolder, read_classes
 from hrnet_lit.classification.data.synthetic import SyntheticClasses
-from hrnet_lit.classification.data.transforms import TENSOR_INTERPOLATIONS, EvalCrop, TrainCrop
+from hrnet_lit.classification.data.transforms import TENSOR_INTERPOLATIONS, EvalCrop, PILInput, TrainCrop
 from hrnet_lit.common.datamodule import TaskDataModule
 from hrnet_lit.common.files import read_rgb
 from hrnet_lit.common.images import ImageFolderPredict
@@ -126,27 +126,31 @@ class ClassificationDataModule(TaskDataModule):
             raise InputError(f"data.crop_pct must be in (0, 1], got {crop_pct}")
         self.save_hyperparameters()
         self.image_size = image_size
-        self.train_transform: Callable[[Image.Image], torch.Tensor] = create_transform(
-            image_size,
-            is_training=True,
-            scale=scale,
-            ratio=ratio,
-            hflip=hflip,
-            color_jitter=color_jitter,
-            auto_augment=auto_augment,
-            re_prob=re_prob,
-            interpolation=interpolation,
-            mean=IMAGENET_MEAN,
-            std=IMAGENET_STD,
-            normalize=re_prob > 0,  # False: uint8 out (timm then leaves random erasing out too)
+        self.train_transform: Callable[[Any], torch.Tensor] = PILInput(
+            create_transform(
+                image_size,
+                is_training=True,
+                scale=scale,
+                ratio=ratio,
+                hflip=hflip,
+                color_jitter=color_jitter,
+                auto_augment=auto_augment,
+                re_prob=re_prob,
+                interpolation=interpolation,
+                mean=IMAGENET_MEAN,
+                std=IMAGENET_STD,
+                normalize=re_prob > 0,  # False: uint8 out (timm then leaves random erasing out too)
+            )
         )
-        self.eval_transform: Callable[[Image.Image], torch.Tensor] = create_transform(
-            image_size,
-            crop_pct=crop_pct,
-            interpolation=interpolation,
-            mean=IMAGENET_MEAN,
-            std=IMAGENET_STD,
-            normalize=False,
+        self.eval_transform: Callable[[Any], torch.Tensor] = PILInput(
+            create_transform(
+                image_size,
+                crop_pct=crop_pct,
+                interpolation=interpolation,
+                mean=IMAGENET_MEAN,
+                std=IMAGENET_STD,
+                normalize=False,
+            )
         )
         if interpolation in TENSOR_INTERPOLATIONS:
             self.eval_transform = EvalCrop(image_size, math.floor(image_size / crop_pct), interpolation)

@@ -3,12 +3,14 @@ resize + centre crop for evaluation, computed by torch's ``uint8`` resampling in
 
 The crops are timm's (its `RandomResizedCropAndInterpolation.get_params`, drawing from Python's RNG,
 which `KeyedAugment` keys per sample) and the flip torchvision's draw, so each sample is cut where it
-was; torch's antialiased bilinear / bicubic resampling matches PIL's within one grey level (0.2 % of the
-values of a 500 x 375 photo resized for 224 differ, by one) at a third of the cost. The images leave as ``uint8`` and the task
-normalises them on its device.
+was; torch's antialiased bilinear / bicubic resampling matches PIL's within one grey level (0.2 %
+of the values of a 500 x 375 photo resized for 224 differ, by one) at a third of the cost. The
+images leave as ``uint8`` and the task normalises them on its device.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import numpy as np
 import torch
@@ -23,8 +25,19 @@ TENSOR_INTERPOLATIONS = ("bilinear", "bicubic")
 
 def rgb_tensor(image: Image.Image | np.ndarray) -> Tensor:
     """An RGB PIL image or (H, W, 3) ``uint8`` array as a (3, H, W) ``uint8`` tensor (channels last
-    in memory, which torch's ``uint8`` resampling prefers)."""
-    return torch.from_numpy(np.asarray(image)).permute(2, 0, 1)
+    in memory, which torch's ``uint8`` resampling prefers); an array is not copied."""
+    pixels = image if isinstance(image, np.ndarray) else np.array(image)
+    return torch.from_numpy(pixels).permute(2, 0, 1)
+
+
+class PILInput:
+    """A PIL transform (timm's colour jitter, auto-augment) fed arrays or PIL images alike."""
+
+    def __init__(self, transform: Callable[[Image.Image], Tensor]) -> None:
+        self.transform = transform
+
+    def __call__(self, image: Image.Image | np.ndarray) -> Tensor:
+        return self.transform(Image.fromarray(image) if isinstance(image, np.ndarray) else image)
 
 
 class TrainCrop:
