@@ -1,7 +1,8 @@
 import pytest
 import torch
 
-from hrnet_lit.segmentation.data import SyntheticDataModule
+from hrnet_lit.errors import InputError
+from hrnet_lit.segmentation.data import SyntheticDataModule, SyntheticShapes
 
 
 def _synthetic(**overrides: object) -> SyntheticDataModule:
@@ -19,8 +20,8 @@ def test_train_val_and_test_batches() -> None:
     data = _synthetic()
     data.setup("fit")
     images, masks = next(iter(data.train_dataloader()))
-    assert images.shape == (4, 3, 32, 32) and images.dtype == torch.float32
-    assert masks.shape == (4, 32, 32) and masks.dtype == torch.int64
+    assert images.shape == (4, 3, 32, 32) and images.dtype == torch.uint8
+    assert masks.shape == (4, 32, 32) and masks.dtype == torch.uint8
     assert len(data.train_dataloader()) == 2
     images, masks = next(iter(data.val_dataloader()))
     assert images.shape == (4, 3, 48, 40) and masks.shape == (4, 48, 40)
@@ -44,3 +45,16 @@ def test_clear_errors_for_bad_settings() -> None:
         _synthetic().predict_dataloader()
     with pytest.raises(ValueError, match=r"data\.batch_size"):
         SyntheticDataModule(batch_size=0)
+
+
+def test_colour_jitter_is_off_unless_asked() -> None:
+    """Off by default (the official recipes do not jitter); on, it changes the pixels of the same crop."""
+    plain, jittered = _synthetic(), _synthetic(color_jitter=0.3)
+    assert plain.train_transform().jitter == 0.0
+    image, mask = SyntheticShapes(1, (48, 40), seed=0).sample(0)
+    still = plain.train_transform()(image, mask, torch.Generator().manual_seed(1))
+    moved = jittered.train_transform()(image, mask, torch.Generator().manual_seed(1))
+    assert torch.equal(still[1], moved[1]) and moved[0].dtype == torch.uint8
+    assert not torch.equal(still[0], moved[0])
+    with pytest.raises(InputError, match=r"data\.color_jitter"):
+        _synthetic(color_jitter=1.5)

@@ -55,7 +55,7 @@ def test_cityscapes_maps_label_ids_to_train_ids(tmp_path: Path) -> None:
     dataset = CityscapesSegmentation(tmp_path, "val")
     assert len(dataset) == 2 and dataset.num_classes == 19 and dataset.palette.shape == (19, 3)
     image, mask = dataset[0]
-    assert image.shape == (3, 3, 4) and mask.dtype == torch.int64
+    assert image.shape == (3, 3, 4) and mask.dtype == torch.uint8
     assert np.array_equal(mask.numpy(), train_ids)
     assert (dataset[1][1] == 8).all()
 
@@ -186,8 +186,8 @@ def test_folder_datamodule_batches(tmp_path: Path) -> None:
     assert data.num_classes == 3 and data.class_names == ("soil", "root", "stem") and data.test_split == "val"
     data.setup("fit")
     images, masks = next(iter(data.train_dataloader()))
-    assert images.shape == (2, 3, 8, 8) and images.dtype == torch.float32
-    assert masks.shape == (2, 8, 8) and masks.dtype == torch.int64
+    assert images.shape == (2, 3, 8, 8) and images.dtype == torch.uint8
+    assert masks.shape == (2, 8, 8) and masks.dtype == torch.uint8
     images, masks = next(iter(data.val_dataloader()))
     assert images.shape == (1, 3, 7, 9) and masks.shape == (1, 7, 9)
     images, paths = next(iter(data.predict_dataloader()))

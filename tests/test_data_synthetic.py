@@ -27,8 +27,8 @@ def test_every_class_appears_and_labels_are_in_range() -> None:
 
 def test_odd_sizes_through_the_default_transform() -> None:
     image, mask = SyntheticShapes(2, image_size=(33, 47), seed=1)[1]
-    assert image.shape == (3, 33, 47) and image.dtype == torch.float32
-    assert mask.shape == (33, 47) and mask.dtype == torch.int64
+    assert image.shape == (3, 33, 47) and image.dtype == torch.uint8
+    assert mask.shape == (33, 47) and mask.dtype == torch.uint8
 
 
 def test_iteration_stops_at_num_samples() -> None:

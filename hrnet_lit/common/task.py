@@ -18,6 +18,7 @@ from timm.scheduler.scheduler import Scheduler
 from torch import nn
 
 from hrnet_lit.common.contracts import DataContract, TaskData
+from hrnet_lit.common.normalize import normalize_batch
 from hrnet_lit.common.optim_knobs import check_optimizer_knobs
 from hrnet_lit.errors import InputError
 from hrnet_lit.models import load_pretrained
@@ -46,7 +47,9 @@ class HRNetTask(pl.LightningModule):
     - `default_data` is the data module a config that names none trains on, and `kind` the task that
       data modules name (their own `kind`), so that data of another task is refused by name;
     - `write_predictions` / `finish_predictions` write what `predict` returns (the prediction writer
-      calls them), so each task writes its own kind of result.
+      calls them), so each task writes its own kind of result;
+    - `normalize_inputs` turns a batch as the loaders hand it over (``uint8`` images) into what the
+      network takes, on the device, after every transfer (Lightning's `on_after_batch_transfer`).
 
     Optimizer (timm `create_optimizer_v2`), per-step LR schedule (timm `create_scheduler_v2`), and
     the guard against non-finite training: a task's `training_step` returns `self.finite_loss(loss)`,
@@ -172,6 +175,22 @@ class HRNetTask(pl.LightningModule):
         batch, for the W&B image log (`hrnet_lit.callbacks.wandb_media.ValidationImages`)."""
         raise NotImplementedError(f"{type(self).__qualname__} draws no validation panels")
 
+    def normalize_inputs(self, batch: Any) -> Any:
+        """The batch on its device, images ready for the network. Loaders hand ``uint8`` (N, 3, H, W)
+        images to the device (a quarter of the bytes of float32, and no float work on their cores);
+        here they become ImageNet-normalised float32 (`normalize_batch`). The default normalises
+        the batch itself, or its first item (`(images, targets, ...)` tuples); a float batch (an
+        already normalised loader) passes unchanged. A task whose batch has another shape, or whose
+        targets need a device-side step too (a mask cast to ``int64``), overrides it."""
+        if isinstance(batch, torch.Tensor):
+            return _normalized(batch)
+        if isinstance(batch, (tuple, list)) and batch and isinstance(batch[0], torch.Tensor):
+            return type(batch)([_normalized(batch[0]), *batch[1:]])
+        return batch
+
+    def on_after_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
+        return self.normalize_inputs(batch)
+
     def pretrained_target(self) -> nn.Module:
         """What `pretrained` weights go into: the network (its `.backbone`, and a matching head)."""
         return self.net
@@ -289,6 +308,14 @@ class HRNetTask(pl.LightningModule):
                 f"refused to save a checkpoint at step {self.global_step} (epoch {self.current_epoch}): "
                 f"{bad} is non-finite (lower --model.lr); the checkpoints already written are finite"
             )
+
+
+def _normalized(images: torch.Tensor) -> torch.Tensor:
+    """`normalize_batch` of ``uint8`` images, in the default (contiguous) layout whatever the loader's
+    was; anything else unchanged."""
+    if images.dtype != torch.uint8:
+        return images
+    return normalize_batch(images).contiguous()
 
 
 def _first_nonfinite(state: dict[str, Any]) -> str | None:

@@ -3,6 +3,7 @@ with timm's transforms (`create_transform`) and the project's resumable train st
 
 from __future__ import annotations
 
+import math
 import random
 from abc import abstractmethod
 from collections.abc import Callable
@@ -18,6 +19,7 @@ from torch.utils.data import DataLoader, Dataset
 from hrnet_lit.classification.contract import ClassificationArgs
 from hrnet_lit.classification.data.folder import ClassificationFolder, read_classes
 from hrnet_lit.classification.data.synthetic import SyntheticClasses
+from hrnet_lit.classification.data.transforms import TENSOR_INTERPOLATIONS, EvalCrop, PILInput, TrainCrop
 from hrnet_lit.common.datamodule import TaskDataModule
 from hrnet_lit.common.files import read_rgb
 from hrnet_lit.common.images import ImageFolderPredict
@@ -69,6 +71,13 @@ class ClassificationDataModule(TaskDataModule):
     then centre crop `image_size`. The defaults are the official HRNet-C recipe (crop and flip only;
     eval 256 -> 224).
 
+    The images leave the loaders as ``uint8`` (N, 3, H, W), timm's prefetcher convention, and the
+    task normalises them on its device (`HRNetTask.normalize_inputs`), before Mixup / CutMix as
+    before. The official recipe (crop and flip) runs on ``uint8`` tensors (`transforms.TrainCrop`,
+    `EvalCrop`: timm's crops, torch's resampling); colour jitter and RandAugment / AutoAugment run
+    timm's PIL transforms, and random erasing, defined on normalised pixels, makes the train loader
+    normalise and hand float32 over, as timm's transform does without a prefetcher.
+
     `class_names` are known right after construction; `task_args` hands them (and their count) to
     the task.
 
@@ -117,22 +126,36 @@ class ClassificationDataModule(TaskDataModule):
             raise InputError(f"data.crop_pct must be in (0, 1], got {crop_pct}")
         self.save_hyperparameters()
         self.image_size = image_size
-        self.train_transform = create_transform(
-            image_size,
-            is_training=True,
-            scale=scale,
-            ratio=ratio,
-            hflip=hflip,
-            color_jitter=color_jitter,
-            auto_augment=auto_augment,
-            re_prob=re_prob,
-            interpolation=interpolation,
-            mean=IMAGENET_MEAN,
-            std=IMAGENET_STD,
+        self.train_transform: Callable[[Any], torch.Tensor] = PILInput(
+            create_transform(
+                image_size,
+                is_training=True,
+                scale=scale,
+                ratio=ratio,
+                hflip=hflip,
+                color_jitter=color_jitter,
+                auto_augment=auto_augment,
+                re_prob=re_prob,
+                interpolation=interpolation,
+                mean=IMAGENET_MEAN,
+                std=IMAGENET_STD,
+                normalize=re_prob > 0,  # False: uint8 out (timm then leaves random erasing out too)
+            )
         )
-        self.eval_transform = create_transform(
-            image_size, crop_pct=crop_pct, interpolation=interpolation, mean=IMAGENET_MEAN, std=IMAGENET_STD
+        self.eval_transform: Callable[[Any], torch.Tensor] = PILInput(
+            create_transform(
+                image_size,
+                crop_pct=crop_pct,
+                interpolation=interpolation,
+                mean=IMAGENET_MEAN,
+                std=IMAGENET_STD,
+                normalize=False,
+            )
         )
+        if interpolation in TENSOR_INTERPOLATIONS:
+            self.eval_transform = EvalCrop(image_size, math.floor(image_size / crop_pct), interpolation)
+            if color_jitter is None and auto_augment is None and re_prob == 0:
+                self.train_transform = TrainCrop(image_size, scale, ratio, hflip, interpolation)
 
     @property
     @abstractmethod

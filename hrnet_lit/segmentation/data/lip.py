@@ -17,10 +17,10 @@ from torch import Tensor
 from torchvision.transforms import InterpolationMode
 from torchvision.transforms.v2 import functional as TF
 
-from hrnet_lit.common.normalize import image_tensor, normalize
+from hrnet_lit.common.normalize import image_tensor
 from hrnet_lit.common.palette import make_palette
 from hrnet_lit.segmentation.data.lists import ListDataModule, ListSegmentation
-from hrnet_lit.segmentation.data.transforms import SegTrainTransform, SegTransform
+from hrnet_lit.segmentation.data.transforms import SegTrainTransform, SegTransform, mask_tensor
 
 LIP_CLASSES: tuple[str, ...] = (
     "background", "hat", "hair", "glove", "sunglasses", "upper_clothes", "dress", "coat", "socks", "pants",
@@ -61,13 +61,17 @@ def resize_pair(
 
 class LIPTrainTransform:
     """The official LIP training sample: flip with the label swap (p 0.5), resize to the crop, then the
-    shared rescale / crop / pad (its own flip off: the swap is done)."""
+    shared rescale / crop / pad (its own flip off: the swap is done) and optional colour jitter."""
 
     def __init__(
-        self, crop_size: tuple[int, int], scale_range: tuple[float, float], ignore_index: int
+        self,
+        crop_size: tuple[int, int],
+        scale_range: tuple[float, float],
+        ignore_index: int,
+        jitter: float = 0.0,
     ) -> None:
         self.crop_size = (int(crop_size[0]), int(crop_size[1]))
-        self.rest = SegTrainTransform(self.crop_size, scale_range, ignore_index, flip=False)
+        self.rest = SegTrainTransform(self.crop_size, scale_range, ignore_index, flip=False, jitter=jitter)
 
     def __call__(self, image: np.ndarray, mask: np.ndarray) -> tuple[Tensor, Tensor]:
         if float(torch.rand(())) < 0.5:
@@ -86,7 +90,7 @@ class ResizedEvalTransform:
 
     def __call__(self, image: np.ndarray, mask: np.ndarray) -> tuple[Tensor, Tensor]:
         rgb, _ = resize_pair(image, None, self.size)
-        return normalize(rgb.permute(1, 2, 0).numpy()), torch.from_numpy(mask.astype(np.int64))
+        return rgb, mask_tensor(mask)
 
 
 class LIPSegmentation(ListSegmentation):
@@ -124,7 +128,7 @@ class LIPDataModule(ListDataModule):
         self.lists = {"train": train_list, "val": val_list}
 
     def train_transform(self) -> SegTransform:
-        return LIPTrainTransform(self.crop_size, self.scale_range, self.ignore_index)
+        return LIPTrainTransform(self.crop_size, self.scale_range, self.ignore_index, self.color_jitter)
 
     def eval_transform(self) -> SegTransform:
         return ResizedEvalTransform(self.crop_size)

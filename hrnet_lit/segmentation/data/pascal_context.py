@@ -9,14 +9,12 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import torch
 from torch import Tensor
 
-from hrnet_lit.common.normalize import normalize
 from hrnet_lit.common.palette import make_palette
 from hrnet_lit.segmentation.data.lip import resize_pair
 from hrnet_lit.segmentation.data.lists import ListDataModule, ListSegmentation
-from hrnet_lit.segmentation.data.transforms import SegTransform
+from hrnet_lit.segmentation.data.transforms import SegTransform, mask_tensor
 
 PASCAL_CONTEXT_CLASSES: tuple[str, ...] = (
     "aeroplane", "bag", "bed", "bedclothes", "bench", "bicycle", "bird", "boat", "book", "bottle",
@@ -44,7 +42,7 @@ class ShortSideEvalTransform:
         h, w = image.shape[:2]
         ratio = self.short / min(h, w)
         rgb, _ = resize_pair(image, None, (max(1, round(h * ratio)), max(1, round(w * ratio))))
-        return normalize(rgb.permute(1, 2, 0).numpy()), torch.from_numpy(mask.astype(np.int64))
+        return rgb, mask_tensor(mask)
 
 
 class PascalContextSegmentation(ListSegmentation):
