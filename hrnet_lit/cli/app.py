@@ -152,6 +152,8 @@ def lightning_cli(
     without a subcommand in `argv`."""
     # the task's class goes in front of the command line, and the tools pass their own share of it
     warnings.filterwarnings("ignore", message="LightningCLI's args parameter is intended")
+    # tasks normalise their uint8 batches on the device in this hook, whatever the data module
+    warnings.filterwarnings("ignore", message="You have overridden `on_after_batch_transfer` in `Lightning")
     task, args = task_command_line(sys.argv[1:] if argv is None else argv, subcommand=run)
     return cls(
         task,
