@@ -87,7 +87,8 @@ def warp(image: np.ndarray, matrix: np.ndarray, output_size: tuple[int, int]) ->
     `output_size` (width, height): the official `cv2.warpAffine(..., INTER_LINEAR)`, zeros outside.
 
     A sample within one pixel outside the image blends the edge pixel with the zero border, as the
-    official crop does (PIL's affine warp, used before, repeated the edge there instead)."""
+    official crop does (PIL's affine warp, used before, repeated the edge pixel up to half a pixel
+    out and gave zero beyond; inside the image the two agree within one grey level)."""
     return cv2.warpAffine(
         image,
         np.asarray(matrix, dtype=np.float64),
