@@ -88,7 +88,8 @@ def warp(image: np.ndarray, matrix: np.ndarray, output_size: tuple[int, int]) ->
 
     A sample within one pixel outside the image blends the edge pixel with the zero border, as the
     official crop does (PIL's affine warp, used before, repeated the edge pixel up to half a pixel
-    out and gave zero beyond; inside the image the two agree within one grey level)."""
+    out and gave zero beyond; inside the image PIL truncated its bilinear result where OpenCV rounds
+    it, so the two differ by at most one grey level there, half a grey level on average)."""
     return cv2.warpAffine(
         image,
         np.asarray(matrix, dtype=np.float64),
