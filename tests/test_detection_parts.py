@@ -21,6 +21,7 @@ from hrnet_lit.detection.data import (
     RawSample,
     SyntheticBoxes,
 )
+from hrnet_lit.detection.data.transforms import unit_float
 from hrnet_lit.detection.detector import DetectorConfig
 from hrnet_lit.detection.network import build_network as build_detector
 from hrnet_lit.detection.task import DetectionTask
@@ -100,7 +101,9 @@ def test_boxes_survive_flip_and_the_detectors_resize_exactly(tmp_path: Path) -> 
     assert target["boxes"].tolist() == [[30.0, 5.0, 50.0, 25.0]]  # x -> 60 - x
     rows, cols = torch.nonzero(flipped[0] > 0.5, as_tuple=True)
     assert [cols.min(), rows.min(), cols.max() + 1, rows.max() + 1] == [30, 5, 50, 25]
-    plain, _ = DetectionTransform()(sample)
+    pixels, _ = DetectionTransform()(sample)
+    assert pixels.dtype == torch.uint8 and torch.equal(pixels, torch.from_numpy(image).permute(2, 0, 1))
+    (plain,) = unit_float([pixels])  # on the task's device
     assert plain.dtype == torch.float32 and plain.max() == 1.0, "0-1 floats: the detector normalises"
 
     net = build_detector(TINY_DETECTION, "v2p", 2, TINY_DETECTOR).eval()
@@ -177,7 +180,8 @@ def test_an_image_without_boxes_trains_a_step(head: str) -> None:
     features = net.backbone(torch.zeros(1, 3, 64, 64))
     assert list(features) == (["0", "1", "2", "3", "4"] if head == "v2p" else ["0"])
     assert net.rpn.anchor_generator.num_anchors_per_location() == ([3] * 5 if head == "v2p" else [15])
-    image, target = SyntheticBoxes(1, (64, 64))[0]
+    pixels, target = SyntheticBoxes(1, (64, 64))[0]
+    (image,) = unit_float([pixels])
     empty = {"boxes": torch.zeros(0, 4), "labels": torch.zeros(0, dtype=torch.int64)}
     before = [p.detach().clone() for p in net.parameters()]
     losses = net([image, torch.rand(3, 64, 64)], [{k: target[k] for k in ("boxes", "labels")}, empty])
@@ -234,15 +238,16 @@ def test_official_schedule_warms_up_by_updates_and_decays_at_epochs_8_and_11() -
 def test_validation_panels_draw_truth_and_detections() -> None:
     """input | ground-truth boxes | detections scoring at least draw_score_thresh, at the image size."""
     data = SyntheticBoxes(2, (64, 80))
-    images, targets = (list(part) for part in zip(*(data[k] for k in range(2)), strict=True))
+    pixels, targets = (list(part) for part in zip(*(data[k] for k in range(2)), strict=True))
     task = DetectionTask(
         TINY_DETECTION, num_classes=3, detector=TINY_DETECTOR, class_names=list(data.classes)
     )
     task.eval()
+    images, targets = task.on_after_batch_transfer((pixels, targets), 0)  # as the trainer hands them
     with torch.no_grad():
         (panel,) = task.validation_panels((images, targets), 1)  # the network's own detections
     assert panel.shape == (64, 3 * 80, 3) and panel.dtype == np.uint8
-    plain = (images[0] * 255).round().to(torch.uint8).permute(1, 2, 0).numpy()
+    plain = pixels[0].permute(1, 2, 0).numpy()
     np.testing.assert_array_equal(panel[:, :80], plain)
     assert not np.array_equal(panel[:, 80:160], plain), "the ground-truth boxes are drawn"
 

@@ -331,9 +331,10 @@ def test_coco_recipes_are_mmdetections_mask_rcnn_hrnetv2p(width: int, schedule: 
 def test_validation_panels_blend_truth_and_detected_masks() -> None:
     """input | ground-truth masks and boxes | detections scoring at least draw_score_thresh."""
     data = SyntheticInstances(1, (64, 80))
-    image, target = data[0]
+    pixels, target = data[0]
     task = InstanceTask(TINY_DETECTION, num_classes=3, detector=TINY, class_names=list(data.classes))
-    plain = (image * 255).round().to(torch.uint8).permute(1, 2, 0).numpy()
+    ([image], _) = task.on_after_batch_transfer(([pixels], [target]), 0)  # as the trainer hands it
+    plain = pixels.permute(1, 2, 0).numpy()
     # The first shape's pixels away from its outline, where no box edge or label is drawn.
     inside = (torch.nn.functional.max_pool2d(-target["masks"][:1].float(), 9, 1, 4)[0] < 0).numpy()
     for score, drawn in ((0.9, True), (0.4, False)):  # draw_score_thresh: 0.5

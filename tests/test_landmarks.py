@@ -241,7 +241,7 @@ def test_best_checkpoint_is_the_lowest_nme_and_panels_draw() -> None:
     )
     batch = torch.utils.data.default_collate([data.dataset("val")[k] for k in range(2)])
     with torch.no_grad():
-        panels = task.eval().validation_panels(batch, 2)
+        panels = task.eval().validation_panels(task.on_after_batch_transfer(batch, 0), 2)
     assert len(panels) == 2 and panels[0].shape == (32, 96, 3)
 
 

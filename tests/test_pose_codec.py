@@ -111,3 +111,41 @@ def test_a_python_built_data_module_with_another_codec_is_refused_at_setup(tmp_p
     trainer = Trainer(accelerator="cpu", logger=False, enable_progress_bar=False, default_root_dir=tmp_path)
     with pytest.raises(InputError, match=r"data\.codec .* model\.codec"):
         trainer.validate(task, datamodule=data)
+
+
+def _whole_map_targets(
+    joints: np.ndarray,
+    visible: np.ndarray,
+    input_size: tuple[int, int],
+    heatmap_size: tuple[int, int],
+    sigma: float,
+    unbiased: bool,
+) -> np.ndarray:
+    """The official `generate_target` as written: the Gaussian over the whole map, masked to its window."""
+    (in_h, in_w), (hm_h, hm_w) = input_size, heatmap_size
+    stride = np.array([in_w / hm_w, in_h / hm_h])
+    heatmaps = np.zeros((len(joints), hm_h, hm_w), dtype=np.float32)
+    radius = int(sigma * 3)
+    ys, xs = np.arange(hm_h, dtype=np.float32)[:, None], np.arange(hm_w, dtype=np.float32)[None, :]
+    for k, joint in enumerate(joints):
+        exact = joint / stride
+        mu_x, mu_y = int(exact[0] + 0.5), int(exact[1] + 0.5)
+        off = mu_x - radius >= hm_w or mu_y - radius >= hm_h or mu_x + radius + 1 < 0 or mu_y + radius + 1 < 0
+        if not visible[k] or off:
+            continue
+        cx, cy = (exact[0], exact[1]) if unbiased else (mu_x, mu_y)
+        window = (np.abs(xs - mu_x) <= radius) & (np.abs(ys - mu_y) <= radius)
+        heatmaps[k] = np.where(window, np.exp(-((xs - cx) ** 2 + (ys - cy) ** 2) / (2 * sigma**2)), 0.0)
+    return heatmaps
+
+
+@pytest.mark.parametrize("dark", [False, True])
+def test_targets_on_the_window_are_bit_identical_to_the_whole_map(dark: bool) -> None:
+    rng = np.random.default_rng(3)
+    for sigma, input_size in ((2.0, (256, 192)), (3.0, (384, 288)), (1.5, (96, 72))):
+        heatmap_size = (input_size[0] // 4, input_size[1] // 4)
+        joints = rng.uniform(-40, max(input_size) + 40, (200, 2))  # near and past every edge too
+        visible = rng.uniform(size=200) > 0.1
+        targets, _ = HeatmapCodec(sigma, dark).encode(joints, visible, input_size, heatmap_size)
+        expected = _whole_map_targets(joints, visible, input_size, heatmap_size, sigma, dark)
+        assert targets.any() and np.array_equal(targets, expected)

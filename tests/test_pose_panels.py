@@ -12,7 +12,7 @@ def test_pose_panels_draw_truth_and_prediction() -> None:
     data = SyntheticPoseDataModule(num_train=4, num_val=4, batch_size=2, num_workers=0)
     task = PoseTask(BackboneConfig(preset="w18_small_v1", width=8), **data.task_args).eval()
     data.setup("validate")
-    batch = next(iter(data.val_dataloader()))
+    batch = task.on_after_batch_transfer(next(iter(data.val_dataloader())), 0)  # as the trainer hands it
     with torch.no_grad():
         panels = task.validation_panels(batch, 1)
     (panel,) = panels

@@ -61,7 +61,7 @@ def test_affine_crop_round_trip() -> None:
     p = np.array([47.3, 21.6])
     ys, xs = np.mgrid[0:h, 0:w]
     blob = np.exp(-((xs - p[0]) ** 2 + (ys - p[1]) ** 2) / (2 * 2.0**2))
-    image = Image.fromarray(np.repeat((blob * 255).astype(np.uint8)[..., None], 3, axis=2))
+    image = np.repeat((blob * 255).astype(np.uint8)[..., None], 3, axis=2)
     center, scale, size = np.array([40.0, 30.0]), np.array([0.3, 0.4]), (48, 64)
     for rotation, flip in ((0.0, False), (30.0, False), (-20.0, True)):
         matrix = affine_matrix(center, scale, rotation, size)

@@ -14,6 +14,7 @@ from torchvision.utils import draw_bounding_boxes
 
 from hrnet_lit.common.palette import make_palette
 from hrnet_lit.common.predictor import Predictor
+from hrnet_lit.detection.data.transforms import unit_float
 
 if TYPE_CHECKING:
     from hrnet_lit.detection.task import DetectionTask
@@ -80,9 +81,10 @@ class DetectionResult:
 def detect(
     task: DetectionTask, images: list[Tensor], result: type[DetectionResult] = DetectionResult
 ) -> list[DetectionResult]:
-    """The detections of uint8 images (3, H, W each, any sizes): 0-1 floats into the detector. Each
-    becomes a `result` with what the detector gives (`masks` too, for instance segmentation)."""
-    found = task([image.float() / 255.0 for image in images])
+    """The detections of uint8 images (3, H, W each, any sizes; 0-1 floats, as `predict` batches reach
+    it after the task's `normalize_inputs`, as they are): 0-1 floats into the detector. Each becomes a
+    `result` with what the detector gives (`masks` too, for instance segmentation)."""
+    found = task(unit_float(images))
     results = []
     for one in found:
         given = {key: value.cpu().numpy() for key, value in one.items()}

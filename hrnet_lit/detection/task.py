@@ -16,6 +16,7 @@ from hrnet_lit.common.atomic import atomic_path, save_atomically
 from hrnet_lit.common.task import TRAIN_METRICS, HRNetTask
 from hrnet_lit.detection import network
 from hrnet_lit.detection.contract import DETECTION_CONTRACT
+from hrnet_lit.detection.data.transforms import unit_float
 from hrnet_lit.detection.detector import DetectorConfig, DetHead
 from hrnet_lit.detection.predictor import DetectionResult, detect, draw_boxes
 from hrnet_lit.errors import InputError
@@ -41,7 +42,8 @@ class DetectionTask(HRNetTask):
     are logged one by one and summed, and COCO's mAP is computed by COCO's own code.
 
     The data module gives `num_classes`, `class_names` and `category_ids`. Images arrive as lists
-    of 0-1 float images of any size with target dicts (`hrnet_lit.detection.data`).
+    of `uint8` images of any size with target dicts (`hrnet_lit.detection.data`) and become the 0-1
+    floats the detector takes on the task's device (`on_after_batch_transfer`).
 
     Args:
         backbone: the HRNet variant (`--model.backbone.preset`, `--model.backbone.fuse_method`, ...).
@@ -134,6 +136,13 @@ class DetectionTask(HRNetTask):
             per_epoch = max(int(self.trainer.estimated_stepping_batches) // epochs, 1)
             self.sched_args.update(warmup_epochs=steps / per_epoch, warmup_lr=self.optim_args["lr"] * ratio)
         return super().configure_optimizers()
+
+    def normalize_inputs(self, batch: Any) -> Any:
+        """A batch's `uint8` images (its first item, a list of any sizes) as the 0-1 floats the
+        detector takes (it normalises them itself), converted on the device."""
+        if isinstance(batch, tuple | list) and batch and isinstance(batch[0], list):
+            return (unit_float(batch[0]), *batch[1:])
+        return batch
 
     def forward(self, images: list[torch.Tensor]) -> list[Target]:
         """Detections per image (boxes xyxy in its own pixels, labels 1 ... K, scores)."""

@@ -35,8 +35,8 @@ class InstanceTask(DetectionTask):
     are computed by COCO's own code (`val/mAP`, `val/mask_mAP`, ...; the best checkpoint by
     `val/mask_mAP`).
 
-    Batches are lists of 0-1 float images with target dicts that carry `masks` (N, H, W) uint8
-    (`hrnet_lit.instance.data`).
+    Batches are lists of `uint8` images with target dicts that carry `masks` (N, H, W) uint8
+    (`hrnet_lit.instance.data`); the images become 0-1 floats on the device, as `DetectionTask`'s.
 
     Args:
         detector: Faster R-CNN's knobs (`DetectionTask`) and the mask branch's (`MaskRCNNConfig`).

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import math
 
+import cv2
 import numpy as np
-from PIL import Image
 
 PIXEL_STD = 200.0  # the official unit of `scale`: a box of w pixels has scale w / 200
 BOX_PADDING = 1.25  # the official margin around a person box
@@ -82,17 +82,19 @@ def compose(outer: np.ndarray, inner: np.ndarray) -> np.ndarray:
     return full[:2]
 
 
-def warp(image: Image.Image, matrix: np.ndarray, output_size: tuple[int, int]) -> Image.Image:
-    """The crop of `image` under `matrix` (image -> crop, OpenCV pixel-centre convention), bilinear,
-    zeros outside, `output_size` (width, height), as cv2.warpAffine(..., INTER_LINEAR)."""
-    inverse = np.linalg.inv(np.vstack([matrix, [0.0, 0.0, 1.0]]))[:2]
-    # PIL samples output pixel centres at (x + 0.5, y + 0.5) and reads input centres there too.
-    shift = np.array([[1.0, 0.0, -0.5], [0.0, 1.0, -0.5]])
-    unshift = np.array([[1.0, 0.0, 0.5], [0.0, 1.0, 0.5]])
-    pil = compose(unshift, compose(inverse, shift))
-    return image.transform(
+def warp(image: np.ndarray, matrix: np.ndarray, output_size: tuple[int, int]) -> np.ndarray:
+    """The crop of the RGB `image` (H, W, 3) under `matrix` (image -> crop, OpenCV's pixel centres),
+    `output_size` (width, height): the official `cv2.warpAffine(..., INTER_LINEAR)`, zeros outside.
+
+    A sample within one pixel outside the image blends the edge pixel with the zero border, as the
+    official crop does (PIL's affine warp, used before, repeated the edge pixel up to half a pixel
+    out and gave zero beyond; inside the image PIL truncated its bilinear result where OpenCV rounds
+    it, so the two differ by at most one grey level there, half a grey level on average)."""
+    return cv2.warpAffine(
+        image,
+        np.asarray(matrix, dtype=np.float64),
         (int(output_size[0]), int(output_size[1])),
-        Image.Transform.AFFINE,
-        data=tuple(pil.reshape(-1)),
-        resample=Image.Resampling.BILINEAR,
+        flags=cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_CONSTANT,
+        borderValue=(0, 0, 0),
     )

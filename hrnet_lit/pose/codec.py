@@ -69,7 +69,8 @@ def gaussian_targets(
     A joint gets a Gaussian of `sigma` heatmap pixels within 3 sigma of its centre and weight 1 when
     it is visible and its window is not off the map (the official test, kept exactly); otherwise an
     empty map and weight 0. The official code rounds the centre to the nearest heatmap pixel;
-    `unbiased` (DARK's encoding) keeps it sub-pixel. Sizes are (height, width).
+    `unbiased` (DARK's encoding) keeps it sub-pixel. Sizes are (height, width). The Gaussian is
+    computed on its window only (the same values, a fraction of the work of the whole map).
     """
     num = joints.shape[0]
     (in_h, in_w), (hm_h, hm_w) = input_size, heatmap_size
@@ -87,8 +88,10 @@ def gaussian_targets(
             weights[k] = 0.0
             continue
         cx, cy = (exact[0], exact[1]) if unbiased else (mu_x, mu_y)
-        window = (np.abs(xs - mu_x) <= radius) & (np.abs(ys - mu_y) <= radius)
-        heatmaps[k] = np.where(window, np.exp(-((xs - cx) ** 2 + (ys - cy) ** 2) / (2 * sigma**2)), 0.0)
+        x0, x1 = max(mu_x - radius, 0), min(mu_x + radius + 1, hm_w)
+        y0, y1 = max(mu_y - radius, 0), min(mu_y + radius + 1, hm_h)
+        gx, gy = xs[:, x0:x1], ys[y0:y1]
+        heatmaps[k, y0:y1, x0:x1] = np.exp(-((gx - cx) ** 2 + (gy - cy) ** 2) / (2 * sigma**2))
     return heatmaps, weights
 
 

@@ -1,6 +1,7 @@
 """What every heatmap task (pose, landmarks) does alike: it owns the `HeatmapCodec` its data module
-encodes with, evaluates with an optional flip test, decodes heatmaps back to image pixels and draws
-its validation panels as input | truth | prediction."""
+encodes with, normalises the `uint8` crops its data hands over on its own device, evaluates with an
+optional flip test, decodes heatmaps back to image pixels and draws its validation panels as
+input | truth | prediction."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import torch
 from PIL import Image
 from torch import Tensor
 
-from hrnet_lit.common.normalize import denormalize
+from hrnet_lit.common.normalize import denormalize, normalize_batch
 from hrnet_lit.common.task import HRNetTask
 from hrnet_lit.errors import InputError
 from hrnet_lit.pose.codec import HeatmapCodec, flip_back, shift_right, to_image
@@ -48,6 +49,13 @@ class HeatmapTask(HRNetTask):
                 f"data.codec {given} is not the task's model.codec {self.codec}: the targets would be "
                 "encoded otherwise than they are decoded (give the data module the task's codec)"
             )
+
+    def normalize_inputs(self, batch: Any) -> Any:
+        """A batch dict's `uint8` crops (N, 3, H, W), ImageNet-normalised on the device."""
+        image = batch.get("image") if isinstance(batch, dict) else None
+        if isinstance(image, Tensor) and image.dtype == torch.uint8:
+            return {**batch, "image": normalize_batch(image)}
+        return batch
 
     def heatmaps(self, image: Tensor) -> Tensor:
         """Evaluation heatmaps: with `flip_test`, averaged with the mirrored crop's, flipped back."""

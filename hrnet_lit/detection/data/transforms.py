@@ -1,9 +1,10 @@
-"""Detection samples and their augmentation: images stay 0-1 floats at their own size.
+"""Detection samples and their augmentation: images stay `uint8` at their own size.
 
 The detector's own transform (torchvision's `GeneralizedRCNNTransform`) resizes to the shorter side
-and normalises, so nothing here resizes or normalises: that would happen twice. The only training
-augmentation is the official one, a horizontal flip of the image with its boxes (torchvision
-transforms v2 over `tv_tensors.BoundingBoxes`).
+and normalises, so nothing here resizes or normalises: that would happen twice. The images travel as
+`uint8` and become 0-1 floats on the task's device (`unit_float`), so that the loader's core does no
+float work and a quarter of the bytes travel. The only training augmentation is the official one, a
+horizontal flip of the image with its boxes (torchvision transforms v2 over `tv_tensors.BoundingBoxes`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import torch
 from torch import Tensor
 from torchvision import tv_tensors
 from torchvision.transforms import v2
+from torchvision.transforms.v2 import functional as TF
 
 from hrnet_lit.common.normalize import image_tensor
 
@@ -35,7 +37,7 @@ class RawSample:
 
 
 class DetectionTransform:
-    """RawSample -> (0-1 float image (3, H, W), target), flipped horizontally with probability
+    """RawSample -> (`uint8` image (3, H, W), target), flipped horizontally with probability
     `flip_prob` (0 for evaluation)."""
 
     def __init__(self, flip_prob: float = 0.0) -> None:
@@ -59,7 +61,12 @@ class DetectionTransform:
             "area": torch.as_tensor(sample.area, dtype=torch.float32),
             "image_id": torch.tensor(sample.image_id, dtype=torch.int64),
         }
-        return v2.functional.to_dtype(image.as_subclass(Tensor), torch.float32, scale=True), target
+        return image.as_subclass(Tensor), target
+
+
+def unit_float(images: list[Tensor]) -> list[Tensor]:
+    """`uint8` images as the 0-1 floats the detector takes (float images as they are)."""
+    return [TF.to_dtype(i, torch.float32, scale=True) if i.dtype == torch.uint8 else i for i in images]
 
 
 def collate_detection(batch: list[tuple[Tensor, Target]]) -> tuple[list[Tensor], list[Target]]:

@@ -10,7 +10,6 @@ import numpy as np
 import torch
 from torch import Tensor
 from torchvision import tv_tensors
-from torchvision.transforms import v2
 
 from hrnet_lit.common.normalize import image_tensor
 from hrnet_lit.detection.data.dataset import DetectionDataset
@@ -32,7 +31,7 @@ class InstanceSample(RawSample):
 
 
 class InstanceTransform(DetectionTransform):
-    """InstanceSample -> (0-1 float image (3, H, W), target with `masks` (N, H, W) uint8), flipped
+    """InstanceSample -> (`uint8` image (3, H, W), target with `masks` (N, H, W) uint8), flipped
     horizontally with probability `flip_prob` (0 for evaluation)."""
 
     def __call__(self, sample: InstanceSample) -> tuple[Tensor, Target]:  # type: ignore[override]
@@ -54,7 +53,7 @@ class InstanceTransform(DetectionTransform):
             "area": torch.as_tensor(sample.area, dtype=torch.float32),
             "image_id": torch.tensor(sample.image_id, dtype=torch.int64),
         }
-        return v2.functional.to_dtype(image.as_subclass(Tensor), torch.float32, scale=True), target
+        return image.as_subclass(Tensor), target
 
 
 class InstanceDataset(DetectionDataset):

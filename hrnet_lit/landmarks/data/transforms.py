@@ -71,7 +71,7 @@ class FaceTransform(HeatmapCrop):
         super().__init__(input_size, flip_pairs, codec)
         self.augmentation = augmentation
 
-    def __call__(self, image: Image.Image, face: Face) -> dict[str, Any]:
+    def __call__(self, image: Image.Image | np.ndarray, face: Face) -> dict[str, Any]:
         scale = float(face.scale) * FACE_PADDING
         center = face.center.astype(np.float64)
         rotation, flip = 0.0, False

@@ -1,4 +1,6 @@
-"""Top-down sample: a person's crop, its heatmap targets, and the official training augmentation."""
+"""Top-down sample: a person's crop, its heatmap targets, and the official training augmentation.
+
+The crop leaves as `uint8` (3, H, W): the task normalises it on its device (`HeatmapTask`)."""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from hrnet_lit.common.normalize import normalize
+from hrnet_lit.common.normalize import image_tensor
 from hrnet_lit.pose.affine import PIXEL_STD, affine_matrix, apply_affine, compose, flip_matrix, warp
 from hrnet_lit.pose.codec import HeatmapCodec
 
@@ -51,6 +53,16 @@ def flip_order(num: int, pairs: list[list[int]] | tuple[tuple[int, int], ...]) -
     return order
 
 
+def rgb_pixels(image: Image.Image | np.ndarray) -> np.ndarray:
+    """(H, W, 3) `uint8` RGB pixels of `image`: converted to RGB only where it is in another mode (the
+    image readers already give RGB)."""
+    if isinstance(image, np.ndarray):
+        if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+            raise ValueError(f"expected uint8 RGB pixels (H, W, 3), got {image.dtype} {image.shape}")
+        return image
+    return np.asarray(image if image.mode == "RGB" else image.convert("RGB"))
+
+
 class HeatmapCrop:
     """The crop of a heatmap task's sample and its targets, once the augmentation is drawn.
 
@@ -73,7 +85,7 @@ class HeatmapCrop:
 
     def crop(
         self,
-        image: Image.Image,
+        image: Image.Image | np.ndarray,
         center: np.ndarray,
         scale: np.ndarray,
         rotation: float,
@@ -81,23 +93,25 @@ class HeatmapCrop:
         points: np.ndarray,
         visible: np.ndarray,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """The normalised crop of `image` (centre, scale (2,) in units of 200 px, rotation in degrees,
-        mirrored first with `flip`: scale, rotation and flip in one affine map, so the image is resampled
-        once), and the targets and their weights for `points` (K, 2, image pixels) and `visible` (K,)."""
+        """The `uint8` (3, H, W) crop of `image` (an RGB image, or its (H, W, 3) `uint8` pixels; centre,
+        scale (2,) in units of 200 px, rotation in degrees, mirrored first with `flip`: scale, rotation
+        and flip in one affine map, so the image is resampled once), and the targets and their weights
+        for `points` (K, 2, image pixels) and `visible` (K,)."""
+        pixels = rgb_pixels(image)
         crop_wh = (self.input_size[1], self.input_size[0])
-        mirror = flip_matrix(image.width) if flip else None
+        mirror = flip_matrix(pixels.shape[1]) if flip else None
         if mirror is not None:
             center = apply_affine(center[None], mirror)[0]
         matrix = affine_matrix(center, scale, rotation, crop_wh)
         if mirror is not None:
             matrix = compose(matrix, mirror)
-        crop = warp(image.convert("RGB"), matrix, crop_wh)
+        crop = warp(pixels, matrix, crop_wh)
         in_crop = apply_affine(points, matrix)
         if flip:
             order = flip_order(len(points), self.flip_pairs)
             in_crop, visible = in_crop[order], visible[order]
         target, weight = self.codec.encode(in_crop, visible, self.input_size, self.heatmap_size)
-        return normalize(np.array(crop)), torch.from_numpy(target), torch.from_numpy(weight)
+        return image_tensor(crop), torch.from_numpy(target), torch.from_numpy(weight)
 
 
 class TopDownTransform(HeatmapCrop):
@@ -128,7 +142,7 @@ class TopDownTransform(HeatmapCrop):
     def aspect_ratio(self) -> float:
         return self.input_size[1] / self.input_size[0]
 
-    def __call__(self, image: Image.Image, person: Person) -> dict[str, Any]:
+    def __call__(self, image: Image.Image | np.ndarray, person: Person) -> dict[str, Any]:
         center, scale = person.center.astype(np.float64), person.scale.astype(np.float64)
         joints = person.joints[:, :2].astype(np.float64)
         visible = person.joints[:, 2] > 0
