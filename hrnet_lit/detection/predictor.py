@@ -81,9 +81,8 @@ class DetectionResult:
 def detect(
     task: DetectionTask, images: list[Tensor], result: type[DetectionResult] = DetectionResult
 ) -> list[DetectionResult]:
-    """The detections of uint8 images (3, H, W each, any sizes; 0-1 floats, as `predict` batches reach
-    it after the task's `normalize_inputs`, as they are): 0-1 floats into the detector. Each becomes a
-    `result` with what the detector gives (`masks` too, for instance segmentation)."""
+    """The detections of uint8 images (3, H, W each, any sizes): 0-1 floats into the detector. Each
+    becomes a `result` with what the detector gives (`masks` too, for instance segmentation)."""
     found = task(unit_float(images))
     results = []
     for one in found:

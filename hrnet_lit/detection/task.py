@@ -138,9 +138,11 @@ class DetectionTask(HRNetTask):
         return super().configure_optimizers()
 
     def normalize_inputs(self, batch: Any) -> Any:
-        """A batch's `uint8` images (its first item, a list of any sizes) as the 0-1 floats the
-        detector takes (it normalises them itself), converted on the device."""
-        if isinstance(batch, tuple | list) and batch and isinstance(batch[0], list):
+        """An `(images, targets)` batch's `uint8` images (a list of any sizes) as the 0-1 floats the
+        detector takes (it normalises them itself), converted on the device. A predict batch
+        `(images, paths, image_ids)` stays `uint8`: `detect`, the predictor's batch function,
+        converts it and draws on its pixels."""
+        if isinstance(batch, tuple | list) and len(batch) == 2 and isinstance(batch[0], list):
             return (unit_float(batch[0]), *batch[1:])
         return batch
 
