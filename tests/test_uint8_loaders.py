@@ -205,23 +205,3 @@ def test_detection_tasks_get_the_same_float_images_on_the_device(kind: str) -> N
     assert moved == list(targets)
     transform = task.net.transform.eval()
     assert torch.equal(transform(floats)[0].tensors, transform(before)[0].tensors)
-
-
-class _OpenCVThreads(torch.utils.data.Dataset):
-    def __len__(self) -> int:
-        return 2
-
-    def __getitem__(self, index: int) -> torch.Tensor:
-        import cv2
-
-        return torch.tensor(cv2.getNumThreads())
-
-
-def test_each_loader_worker_runs_opencv_on_one_thread() -> None:
-    """OpenCV starts a thread per core in every worker unless told otherwise (torch limits only its own)."""
-    from torch.utils.data import DataLoader
-
-    from hrnet_lit.common.loaders import loader_options
-
-    threads = DataLoader(_OpenCVThreads(), batch_size=1, **loader_options(1))
-    assert [int(t) for t in threads] == [1, 1]

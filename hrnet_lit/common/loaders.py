@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import cv2
 import lightning.pytorch as pl
 import torch
 from lightning.pytorch.overrides.distributed import UnrepeatedDistributedSampler
@@ -15,18 +14,11 @@ from hrnet_lit.common.resumable import ResumableLoader
 from hrnet_lit.errors import InputError
 
 
-def one_thread_worker(worker_id: int) -> None:
-    """A loader worker decodes and warps on one core: PyTorch limits its own threads in a worker, but
-    OpenCV would start one per core in each of them, and `num_workers` workers would fight over them."""
-    cv2.setNumThreads(1)
-
-
 def loader_options(num_workers: int, **extra: Any) -> dict[str, Any]:
     """Worker settings, and a loader-own generator: iterating a loader never draws from the global
     RNG, so a resumed run's global RNG (restored from the checkpoint) continues exactly."""
     return {
         "num_workers": num_workers,
-        "worker_init_fn": one_thread_worker if num_workers > 0 else None,
         "persistent_workers": num_workers > 0,
         "pin_memory": torch.cuda.is_available(),
         "generator": torch.Generator().manual_seed(0),
