@@ -104,7 +104,8 @@ def test_lip_training_flip_swaps_left_and_right() -> None:
     for seed in range(8):
         torch.manual_seed(seed)
         pixels, target = transform(image, mask)
-        flipped += bool(pixels[0, :, 0].mean() < pixels[0, :, -1].mean())  # red moved to the right
+        red = pixels[0].float()
+        flipped += bool(red[:, 0].mean() < red[:, -1].mean())  # red moved to the right
         assert (target[:, :16] == 14).all() and (target[:, 16:] == 15).all()
     assert 0 < flipped < 8
     assert (

@@ -28,7 +28,7 @@ from hrnet_lit.common.checkpoint_file import read_checkpoint
 from hrnet_lit.common.contracts import DataContract, TaskData
 from hrnet_lit.common.datamodule import TaskDataModule
 from hrnet_lit.common.images import ImageFolderPredict
-from hrnet_lit.common.normalize import normalize, normalize_batch
+from hrnet_lit.common.normalize import image_tensor
 from hrnet_lit.common.task import HRNetTask
 from hrnet_lit.errors import InputError
 from hrnet_lit.models import HRNetModel, V1Head
@@ -104,8 +104,8 @@ class CoverageTask(HRNetTask):
         self.val_mae.reset()
 
     def predict_step(self, batch: tuple[torch.Tensor, list[str]], batch_idx: int) -> dict[str, Any]:
-        images = normalize_batch(batch[0])  # the predict folder hands uint8 images
-        return {"values": self(images).clamp(*self.data.target_range), "paths": batch[1]}
+        # `normalize_inputs` (HRNetTask's) has normalised the uint8 images on the device already
+        return {"values": self(batch[0]).clamp(*self.data.target_range), "paths": batch[1]}
 
     def on_predict_epoch_start(self) -> None:
         self._rows: list[list[Any]] = []
@@ -147,7 +147,8 @@ class DiscDataModule(TaskDataModule):
     def build_dataset(self, split: str) -> Dataset:
         rng = np.random.default_rng(("train", "val", "test").index(split))
         images, targets = zip(*(disc(self.input_size[0], rng) for _ in range(self.sizes[split])), strict=True)
-        return TensorDataset(torch.stack([normalize(i) for i in images]), torch.tensor(targets).unsqueeze(1))
+        pixels = torch.stack([image_tensor(i) for i in images])  # uint8: the task normalises on the device
+        return TensorDataset(pixels, torch.tensor(targets).unsqueeze(1))
 
     def predict_dataloader(self) -> DataLoader:
         return DataLoader(self.predict_images(ImageFolderPredict), batch_size=self.batch_size)

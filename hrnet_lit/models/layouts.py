@@ -48,12 +48,14 @@ IGNORED_PREFIXES = ("loss.",)
 BIAS_FREE = (r"decode_head\.convs\.0\.conv\.weight",)
 
 
-def candidates(key: str) -> list[str]:
+def candidates(key: str, renames: bool = True) -> list[str]:
     """Where a non-backbone `key` may live in an `HRNetModel` (or a detector's pyramid), in order:
     where a fit checkpoint had it, under the classification head (`incre_modules`, `classifier`,
-    ... of the official classifier and timm), then where a rename puts it."""
+    ... of the official classifier and timm), then, with `renames` (a released file, not a fit
+    checkpoint: ours has HRNet-C's own `head.final_layer`), where a rename puts it."""
     names = [key, f"head.{key}"]
-    names += [name for rule in RENAMES if (name := rule.apply(key)) is not None]
+    if renames:
+        names += [name for rule in RENAMES if (name := rule.apply(key)) is not None]
     return names
 
 

@@ -21,6 +21,7 @@ from hrnet_lit.models.hrnet import HRNet
 
 # DataParallel / timm / detector wrappers, and a fit checkpoint's `net.` (the task's HRNetModel).
 _WRAPPER_PREFIXES = ("module.", "model.", "backbone.", "net.")
+_FIT_PREFIX = "net."
 TIMM_PREFIX = "timm:"
 
 
@@ -107,7 +108,9 @@ def load_pretrained(
         if key.startswith(layouts.IGNORED_PREFIXES):
             report.ignored.append(named.get(key, key))
             continue
-        candidates = [k for k in layouts.candidates(key) if k in head_targets and k not in head_update]
+        released = not named.get(key, "").startswith(_FIT_PREFIX)  # a fit checkpoint's keys are ours
+        places = layouts.candidates(key, renames=released)
+        candidates = [k for k in places if k in head_targets and k not in head_update]
         fits = [k for k in candidates if head_targets[k].shape == tensor.shape]
         if fits:
             head_update[fits[0]] = tensor
