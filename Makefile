@@ -16,7 +16,7 @@ install: $(STAMP)
 # The whole suite (CI, the README): end-to-end runs, notebooks and the JupyterLab server included.
 test: install
 	$(PY) -m ruff check hrnet_lit tests
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q --durations=15
 
 # The unit lane, for every edit: no end-to-end runs, notebooks or servers (the `slow` marker). Its
 # ~4 CPU-minutes are mostly compiling, exporting and summarising networks; one pytest worker per core
